@@ -1,0 +1,55 @@
+"""File helpers: atomic writes (temp file + rename), hashes, writable-directory checks."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import ConfigError
+
+
+def sha256(path: Path, limit: int | None = None) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ensure_writable_dir(path: Path) -> Path:
+    """Create ``path`` if needed and prove we can write there, before any slow work."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".edgekit-probe-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"Output directory '{path}' is not writable ({exc.strerror or exc}). "
+            "Choose another with --out DIR."
+        ) from None
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temp path next to ``final``; rename it into place only if the block succeeds."""
+    final = Path(final)
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_json_atomic(final: Path, doc: dict) -> None:
+    with atomic_path(final) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")

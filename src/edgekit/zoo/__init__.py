@@ -1,0 +1,29 @@
+"""The model zoo: PyTorch builders of mobile architectures, one ModelCard each.
+
+``get_model(name, weights)`` never downloads: weights come from a local file.
+Importing this package imports torch; ``import edgekit`` alone does not.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .card import ModelCard, Preprocess
+from .loaded import LoadedModel, get_model
+from .registry import MODELS
+
+# One module per family; each registers its cards on import.
+_FAMILIES = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "squeezenet",
+             "shufflenet_v2", "shufflenet_v1", "xception"]
+for _family in _FAMILIES:
+    try:
+        importlib.import_module(f"{__name__}.{_family}")
+    except ModuleNotFoundError as _exc:  # a family not written yet must not break the rest
+        if _exc.name != f"{__name__}.{_family}":
+            raise
+
+
+def list_models() -> list[str]:
+    return MODELS.names()
+
+
+__all__ = ["MODELS", "ModelCard", "Preprocess", "LoadedModel", "get_model", "list_models"]
