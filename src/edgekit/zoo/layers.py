@@ -60,3 +60,31 @@ def init_weights(model: nn.Module) -> None:
             nn.init.normal_(m.weight, 0, 0.01)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+class SqueezeExcitation(nn.Module):
+    """Squeeze-and-excitation with torchvision's keys (fc1, fc2) and ops.misc layout.
+
+    Pooling is a module (no state) so it shows in per-layer summaries; the gate is a
+    multiply by a broadcast (N, C, 1, 1) tensor, which every exporter handles.
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        squeeze_ch: int,
+        activation: Callable[..., nn.Module] = nn.ReLU,
+        scale_activation: Callable[..., nn.Module] = nn.Hardsigmoid,
+    ) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(in_ch, squeeze_ch, 1)
+        self.fc2 = nn.Conv2d(squeeze_ch, in_ch, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def forward(self, x):
+        scale = self.avgpool(x)
+        scale = self.activation(self.fc1(scale))
+        scale = self.scale_activation(self.fc2(scale))
+        return scale * x

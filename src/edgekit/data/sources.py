@@ -1,0 +1,122 @@
+"""Where calibration and evaluation images come from: a folder, a .npy file, or the photos
+shipped inside the package; and a deterministic split so calibration never sees eval data."""
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..errors import DataError
+from .preprocess import IMAGE_EXTENSIONS, load_image
+
+DEFAULT_PHOTOS = Path(__file__).parent / "photos"
+
+
+@dataclass
+class ImageSet:
+    """Preprocessed images (N, C, H, W float32) with their names and optional accepted labels."""
+
+    arrays: np.ndarray
+    names: list[str]
+    labels: dict[str, set[int]] = field(default_factory=dict)  # name -> accepted class indices
+    origin: str = ""
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def subset(self, names: list[str]) -> "ImageSet":
+        idx = [self.names.index(n) for n in names]
+        return ImageSet(self.arrays[idx], list(names), {n: self.labels[n] for n in names if n in self.labels},
+                        self.origin)
+
+    def summary(self) -> dict:
+        return {"origin": self.origin, "count": len(self), "sha256_of_names": _names_hash(self.names)}
+
+
+def list_images(folder: Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"Data folder '{folder}' does not exist. Pass a folder of images (jpg/png/...) or a .npy file")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+    if not images:
+        what = "is empty" if not files else f"holds no images ({len(files)} other files, e.g. '{files[0].name}')"
+        raise DataError(
+            f"Data folder '{folder}' {what}. Valid: {', '.join(IMAGE_EXTENSIONS)}. "
+            "Point --calib/--data at a folder of photos from your domain"
+        )
+    return images
+
+
+def read_labels(folder: Path) -> dict[str, set[int]]:
+    """labels.csv beside the images: ``file,accepted_imagenet1k_idx`` (space-separated indices)."""
+    path = Path(folder) / "labels.csv"
+    if not path.is_file():
+        return {}
+    out: dict[str, set[int]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            idx = row.get("accepted_imagenet1k_idx") or row.get("label") or ""
+            try:
+                out[row["file"]] = {int(x) for x in idx.split()}
+            except (KeyError, ValueError):
+                raise DataError(f"{path}: cannot read row {row}; expected columns file,accepted_imagenet1k_idx") from None
+    return out
+
+
+def load_image_set(folder: Path, pre, limit: Optional[int] = None, progress=None) -> ImageSet:
+    folder = Path(folder)
+    files = list_images(folder)
+    if limit is not None:
+        files = files[:limit]
+    names = [p.relative_to(folder).as_posix() for p in files]
+    arrays = []
+    for i, p in enumerate(files):
+        arrays.append(load_image(p, pre))
+        if progress:
+            progress(i + 1, len(files))
+    return ImageSet(np.stack(arrays), names, read_labels(folder), origin=str(folder))
+
+
+def load_npy(path: Path, input_shape: tuple[int, ...]) -> ImageSet:
+    """A .npy of model-ready float32 inputs, (N, C, H, W) matching the model input."""
+    path = Path(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"Cannot read '{path}' as a .npy array ({exc})") from None
+    if arr.ndim == len(input_shape) - 1:
+        arr = arr[None]
+    if arr.ndim != len(input_shape) or tuple(arr.shape[1:]) != tuple(input_shape[1:]) or len(arr) == 0:
+        raise DataError(
+            f"'{path}' has shape {arr.shape}; expected (N, {', '.join(map(str, input_shape[1:]))}) "
+            "preprocessed like the model card"
+        )
+    return ImageSet(arr.astype(np.float32), [f"{path.name}[{i}]" for i in range(len(arr))], origin=str(path))
+
+
+def default_photos(pre, progress=None) -> ImageSet:
+    """The permissively licensed photos shipped inside edgekit (licenses in photos/LICENSES.csv)."""
+    s = load_image_set(DEFAULT_PHOTOS, pre, progress=progress)
+    s.origin = "edgekit default photos (package data)"
+    return s
+
+
+def split_calibration_eval(images: ImageSet, eval_fraction: float = 0.5) -> tuple[ImageSet, ImageSet]:
+    """Deterministic split by a hash of each name, so a photo's side never changes between runs."""
+    ranked = sorted(images.names, key=lambda n: hashlib.sha256(n.encode()).hexdigest())
+    n_eval = max(1, int(round(len(ranked) * eval_fraction)))
+    if len(ranked) < 2:
+        raise DataError("Need at least 2 images to split them into calibration and evaluation sets")
+    eval_names = set(ranked[:n_eval])
+    calib = [n for n in images.names if n not in eval_names]
+    evals = [n for n in images.names if n in eval_names]
+    return images.subset(calib), images.subset(evals)
+
+
+def _names_hash(names: list[str]) -> str:
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]

@@ -1,0 +1,88 @@
+"""Artifact: an exported file plus its sidecar (``<file>.edgekit.json``) saying what made it.
+
+The sidecar carries the model card (so validate/bench need no flags repeated), the
+source model and weights hash, tool versions, calibration summary and accuracy report.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .._files import write_json_atomic
+from ..errors import ConfigError
+
+SIDECAR_SUFFIX = ".edgekit.json"
+
+
+def sidecar_path(path: Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+@dataclass
+class Artifact:
+    path: Path
+    format: str
+    precision: str
+    card: dict  # ModelCard.to_dict()
+    source: dict = field(default_factory=dict)  # LoadedModel.provenance()
+    meta: dict = field(default_factory=dict)  # tool versions, calibration, fold report, accuracy
+
+    def to_dict(self) -> dict:
+        return {"file": Path(self.path).name, "format": self.format, "precision": self.precision,
+                "card": self.card, "source": self.source, "meta": self.meta}
+
+    def save_sidecar(self) -> Path:
+        sc = sidecar_path(self.path)
+        write_json_atomic(sc, self.to_dict())
+        return sc
+
+    @classmethod
+    def load(cls, path: Path) -> "Artifact":
+        """Read an artifact and its sidecar; a file without one gets format from its suffix."""
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"File '{path}' does not exist")
+        sc = sidecar_path(path)
+        if sc.is_file():
+            try:
+                d = json.loads(sc.read_text())
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"Sidecar '{sc}' is not valid JSON ({exc}); delete it or re-export") from None
+            return cls(path, d.get("format", ""), d.get("precision", ""), d.get("card") or {},
+                       d.get("source") or {}, d.get("meta") or {})
+        return cls(path, format_of(path), "unknown", {})
+
+    @property
+    def model_card(self):
+        from ..zoo.card import ModelCard
+
+        return ModelCard.from_dict(self.card) if self.card else None
+
+
+def format_of(path: Path) -> str:
+    suffix = Path(path).suffix.lower()
+    known = {".onnx": "onnx", ".tflite": "tflite", ".xml": "openvino"}
+    if suffix not in known:
+        raise ConfigError(
+            f"Unknown model file type '{suffix or Path(path).name}'. Valid: .onnx, .tflite, .xml (OpenVINO IR)"
+        )
+    return known[suffix]
+
+
+def tool_versions(*modules: str) -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for m in ("edgekit",) + modules:
+        try:
+            out[m] = md.version(m)
+        except md.PackageNotFoundError:
+            out[m] = None
+    return out
+
+
+def artifact_name(model: str, precision: str, ext: str, tag: Optional[str] = None) -> str:
+    return f"{model}_{precision}{'_' + tag if tag else ''}.{ext}"

@@ -1,0 +1,119 @@
+"""The whole flow, top to bottom: model -> fold BN -> export -> quantize -> validate."""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from ._files import ensure_writable_dir
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    calib: Optional[Path] = None  # folder of images or .npy; None: photos shipped with edgekit
+    eval: Optional[Path] = None  # folder/.npy for validation; None: the part of calib held out
+    eval_fraction: float = 0.5
+
+
+@dataclass
+class ExportResult:
+    artifacts: list = field(default_factory=list)
+    fold: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"fold_bn": self.fold, "data": self.data, "warnings": self.warnings,
+                "artifacts": [dict(path=str(a.path), **{k: v for k, v in a.to_dict().items() if k != "card"})
+                              for a in self.artifacts]}
+
+
+def available_formats() -> list[str]:
+    from .export import EXPORTERS
+
+    return [n for n, e in EXPORTERS.items()
+            if all(importlib.util.find_spec(m) for m in getattr(e, "requires", ()))]
+
+
+def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: bool = False,
+           data: DataOptions = DataOptions(), quant=None, progress: Callable[[str], None] = print) -> ExportResult:
+    import torch
+
+    from .export import EXPORTERS, ExportRequest, check_capability
+    from .fold_bn import fold_batchnorm
+    from .quantize import QuantConfig
+    from .runtime_bench.engines.reference_engine import reference_engine
+    from .runtime_bench.validate import validate_outputs
+
+    result = ExportResult()
+    formats = formats or available_formats()
+    precisions = ["fp32", "int8"] if int8 else ["fp32"]
+    exporters = [EXPORTERS.get(f) for f in formats]
+    for e in exporters:  # capability first, then any slow work
+        for p in precisions:
+            check_capability(e, loaded.framework, p)
+    out_dir = ensure_writable_dir(Path(out_dir))
+    quant = quant or QuantConfig()
+
+    progress("fold BN: folding BatchNorm and checking outputs")
+    example = torch.randn(2, *loaded.card.input_shape[1:], generator=torch.Generator().manual_seed(0))
+    loaded.module, report = fold_batchnorm(loaded.module, example)
+    result.fold = report.to_dict()
+    progress(f"fold BN: {report.folded} folded, max relative change {report.relative_diff:.1e}")
+
+    calib, evalset = load_data(loaded.card, data, need_calibration=int8, warn=result.warnings, progress=progress)
+    result.data = {"calibration": calib.summary() if calib else None, "evaluation": evalset.summary()}
+    reference = reference_engine(loaded).run(evalset.arrays)
+
+    for exporter in exporters:
+        for precision in precisions:
+            req = ExportRequest(loaded, out_dir, precision, calibration=calib, quant=quant,
+                                progress=progress, fold_report=result.fold)
+            art = exporter.export(req)
+            progress(f"validate: {art.path.name} on {len(evalset)} held-out images")
+            art.meta["accuracy"] = validate_outputs(reference, art.path, evalset)
+            art.save_sidecar()
+            result.artifacts.append(art)
+    return result
+
+
+def load_data(card, data: DataOptions, need_calibration: bool, warn: list, progress):
+    """Calibration and evaluation sets, never overlapping."""
+    from .data import default_photos, load_image_set, load_npy, split_calibration_eval
+
+    def load(path: Path):
+        path = Path(path)
+        if path.suffix == ".npy":
+            return load_npy(path, card.input_shape)
+        return load_image_set(path, card.preprocess,
+                              progress=lambda i, n: progress(f"data: {i}/{n} images") if i in (1, n) else None)
+
+    if data.calib is None:
+        msg = ("no --calib given: using the photos shipped with edgekit; "
+               "calibration data from your own domain gives better int8 accuracy")
+        if need_calibration:
+            warn.append(msg)
+            progress("warning: " + msg)
+        pool = default_photos(card.preprocess)
+    else:
+        pool = load(data.calib)
+    if data.eval is not None:
+        evalset = load(data.eval)
+        overlap = set(_digests(pool)) & set(_digests(evalset))
+        if overlap and need_calibration:
+            raise ConfigError(f"{len(overlap)} evaluation images are also calibration images; "
+                              "pass disjoint folders to --calib and --data")
+        return pool, evalset
+    if len(pool) < 2:
+        return pool, pool
+    calib, evalset = split_calibration_eval(pool, data.eval_fraction)
+    progress(f"data: {len(calib)} images for calibration, {len(evalset)} held out for validation")
+    return calib, evalset
+
+
+def _digests(images) -> list[str]:
+    import hashlib
+
+    return [hashlib.sha256(a.tobytes()).hexdigest() for a in images.arrays]

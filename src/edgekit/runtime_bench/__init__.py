@@ -1,0 +1,1 @@
+"""Run exported files: engines (float32 at the boundary), validation, latency measurement."""
