@@ -25,6 +25,7 @@ class FoldReport:
     dropouts_removed: int
     max_abs_diff: float
     logit_range: float
+    skipped: str = ""
 
     @property
     def relative_diff(self) -> float:
@@ -32,7 +33,8 @@ class FoldReport:
 
     def to_dict(self) -> dict:
         return {"folded": self.folded, "dropouts_removed": self.dropouts_removed,
-                "max_abs_diff": self.max_abs_diff, "relative_diff": self.relative_diff}
+                "max_abs_diff": self.max_abs_diff, "relative_diff": self.relative_diff,
+                **({"skipped": self.skipped} if self.skipped else {})}
 
 
 def fold_batchnorm(module, example, check: bool = True, tolerance: float = TOLERANCE):
@@ -40,7 +42,14 @@ def fold_batchnorm(module, example, check: bool = True, tolerance: float = TOLER
     import torch
     from torch import nn
 
-    module = module.eval()
+    if not _hookable(module):
+        # TorchScript / torch.export graphs take no Python hooks and cannot be edited here;
+        # the ONNX/TFLite converters fold their BatchNorm at export instead.
+        return module, FoldReport(0, [], 0, 0.0, 0.0, skipped="scripted or exported graph: folded by the converter")
+    try:
+        module = module.eval()
+    except NotImplementedError:  # torch.export modules are frozen in the mode they were exported in
+        pass
     folded = copy.deepcopy(module)
     pairs = _find_pairs(folded, example)
     names = dict((m, n) for n, m in folded.named_modules())
@@ -65,6 +74,12 @@ def fold_batchnorm(module, example, check: bool = True, tolerance: float = TOLER
             )
     report = FoldReport(len(pairs), [(names[p], names[b]) for p, b in pairs], len(dropouts), max_diff, rng)
     return folded, report
+
+
+def _hookable(module) -> bool:
+    import torch
+
+    return not isinstance(module, torch.jit.ScriptModule)
 
 
 def _find_pairs(model, example):

@@ -58,7 +58,7 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
     quant = quant or QuantConfig()
 
     progress("fold BN: folding BatchNorm and checking outputs")
-    example = torch.randn(2, *loaded.card.input_shape[1:], generator=torch.Generator().manual_seed(0))
+    example = torch.randn(1, *loaded.card.input_shape[1:], generator=torch.Generator().manual_seed(0))
     loaded.module, report = fold_batchnorm(loaded.module, example)
     result.fold = report.to_dict()
     progress(f"fold BN: {report.folded} folded, max relative change {report.relative_diff:.1e}")
@@ -79,16 +79,20 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
     return result
 
 
+def load_images(card, path: Path, progress=lambda m: None):
+    """A folder of images (preprocessed by the card) or a .npy of model-ready inputs."""
+    from .data import load_image_set, load_npy
+
+    path = Path(path)
+    if path.suffix == ".npy":
+        return load_npy(path, card.input_shape)
+    return load_image_set(path, card.preprocess,
+                          progress=lambda i, n: progress(f"data: {i}/{n} images") if i in (1, n) else None)
+
+
 def load_data(card, data: DataOptions, need_calibration: bool, warn: list, progress):
     """Calibration and evaluation sets, never overlapping."""
-    from .data import default_photos, load_image_set, load_npy, split_calibration_eval
-
-    def load(path: Path):
-        path = Path(path)
-        if path.suffix == ".npy":
-            return load_npy(path, card.input_shape)
-        return load_image_set(path, card.preprocess,
-                              progress=lambda i, n: progress(f"data: {i}/{n} images") if i in (1, n) else None)
+    from .data import default_photos, split_calibration_eval
 
     if data.calib is None:
         msg = ("no --calib given: using the photos shipped with edgekit; "
@@ -98,9 +102,9 @@ def load_data(card, data: DataOptions, need_calibration: bool, warn: list, progr
             progress("warning: " + msg)
         pool = default_photos(card.preprocess)
     else:
-        pool = load(data.calib)
+        pool = load_images(card, data.calib, progress)
     if data.eval is not None:
-        evalset = load(data.eval)
+        evalset = load_images(card, data.eval, progress)
         overlap = set(_digests(pool)) & set(_digests(evalset))
         if overlap and need_calibration:
             raise ConfigError(f"{len(overlap)} evaluation images are also calibration images; "
@@ -111,6 +115,24 @@ def load_data(card, data: DataOptions, need_calibration: bool, warn: list, progr
     calib, evalset = split_calibration_eval(pool, data.eval_fraction)
     progress(f"data: {len(calib)} images for calibration, {len(evalset)} held out for validation")
     return calib, evalset
+
+
+def reload_source(artifact, weights: Optional[Path] = None):
+    """The float model an artifact was exported from, as its sidecar records it."""
+    from .zoo import get_model
+    from .zoo.user_model import load_user_model
+
+    src = artifact.source
+    spec = src.get("user_model") or src.get("model")
+    if not artifact.card or not spec:
+        raise ConfigError(f"'{artifact.path}' has no edgekit sidecar naming its float model; "
+                          "validate files exported by edgekit, or re-export them")
+    if src.get("user_model"):
+        return load_user_model(spec, artifact.model_card)
+    w = weights or src.get("weights")
+    loaded = get_model(spec, Path(w) if w else None, num_classes=artifact.model_card.num_classes)
+    loaded.card = artifact.model_card
+    return loaded
 
 
 def _digests(images) -> list[str]:

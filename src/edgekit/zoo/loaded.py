@@ -50,7 +50,7 @@ def get_model(name: str, weights: Optional[Path] = None, **build_kwargs) -> Load
     return LoadedModel(
         card=card,
         module=module,
-        weights_path=str(weights) if weights is not None else None,
+        weights_path=str(Path(weights).resolve()) if weights is not None else None,
         weights_sha256=sha256(Path(weights)) if weights is not None else None,
     )
 

@@ -71,7 +71,9 @@ class ShuffleNetV2(nn.Module):
             setattr(self, name, nn.Sequential(*blocks))
             ch = out
         last = stages_out_channels[-1]
-        self.conv5 = nn.Sequential(nn.Conv2d(ch, last, 1, 1, 0, bias=False), nn.BatchNorm2d(last), nn.ReLU(inplace=True))
+        self.conv5 = nn.Sequential(
+            nn.Conv2d(ch, last, 1, 1, 0, bias=False), nn.BatchNorm2d(last), nn.ReLU(inplace=True),
+        )
         self.fc = nn.Linear(last, num_classes)
         init_weights(self)  # torchvision keeps PyTorch's default init here; either is fine untrained
 

@@ -1,0 +1,86 @@
+"""`edgekit bench FILE... [--threads 1,2] [--json]`: latency, load time, memory and size per file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import emit, handle_errors, json_option, progress, table
+from .results_options import command_line, db_options, open_db
+
+COLUMNS = [("file", "file"), ("engine", "engine"), ("threads", "thr"), ("runs", "runs"), ("p50_ms", "p50 ms"),
+           ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("mean_ms", "mean"), ("std_ms", "std"), ("min_ms", "min"),
+           ("max_ms", "max"), ("load_ms", "load ms"), ("first_ms", "1st ms"), ("peak_rss_mb", "peak MB"),
+           ("size_mb", "size MB"), ("vs_first", "p50/1st")]
+
+
+def bench_options(fn, engine: bool = True):
+    from ..runtime_bench.measure import PROFILES, RUNNER_ENGINES
+
+    opts = [
+        click.option("--threads", default="1", show_default=True, help="Thread counts, comma-separated, e.g. 1,2."),
+        click.option("--profile", type=click.Choice(list(PROFILES)), default="default", show_default=True,
+                     help="default: >= 50 runs and >= 1 s (TFLite benchmark_model); mlperf: >= 1024 runs "
+                          "and >= 60 s (MLPerf Mobile single-stream)."),
+        click.option("--min-runs", type=int, help="Override the profile's minimum timed runs."),
+        click.option("--min-seconds", type=float, help="Override the profile's minimum timed seconds."),
+        click.option("--warmup", "warmup_runs", type=int, help="Warm-up runs (at least). Default 1."),
+        click.option("--warmup-seconds", type=float, help="Warm-up seconds (at least). Default 0.5."),
+    ]
+    if engine:
+        opts.insert(1, click.option("--engine", type=click.Choice(list(RUNNER_ENGINES)), help="Default: by file type "
+                                    "(.onnx onnxruntime, .tflite litert, .xml openvino in f32)."))
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, engine=None, interleave=True):
+    from ..runtime_bench.measure import BenchConfig, parse_threads
+
+    return BenchConfig.from_profile(profile, threads=parse_threads(threads), engine=engine, min_runs=min_runs,
+                                    min_seconds=min_seconds, warmup_runs=warmup_runs,
+                                    warmup_seconds=warmup_seconds, interleave=interleave)
+
+
+@click.command("bench")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@bench_options
+@click.option("--no-interleave", is_flag=True, help="Measure files one after another instead of in rounds A B A B.")
+@click.option("--label", help="Name this run in the results database (for `edgekit compare LABEL`).")
+@db_options
+@json_option
+@handle_errors
+def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, no_interleave,
+            label, db_path, no_record, as_json):
+    """Time FILES (.onnx, .tflite, OpenVINO .xml), each in its own fresh process.
+
+    Several files are interleaved (rounds A B A B ...) so drift hits all alike; int8 files are
+    compared with the fp32 file of the same model and format.
+    """
+    from ..runtime_bench.bench import bench
+
+    cfg = bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, engine,
+                       interleave=not no_interleave)
+    db = open_db(db_path, no_record)
+    doc = bench(list(files), cfg, progress)
+    if db is not None:
+        doc["run_id"] = db.record_bench(doc["results"], label=label, command=command_line())
+        doc["db"] = str(db.path)
+        progress(f"recorded as run {doc['run_id']} in {db.path}")
+    emit(doc, as_json, human)
+
+
+def human(doc: dict) -> str:
+    from ..runtime_bench.bench import result_row
+
+    results = doc["results"]
+    first = results[0]["stats"]["p50_ms"] if len(results) > 1 else None
+    lines = [table([result_row(r, first) for r in results], COLUMNS if first else COLUMNS[:-1])]
+    for q in doc["ratios"]:
+        lines.append(f"{q['format']} ({q['engine']}, {q['threads']} thr): {q['precision']} is {q['speedup']:.2f}x "
+                     f"as fast as fp32 (p50 {q['baseline_p50_ms']:.2f} -> {q['candidate_p50_ms']:.2f} ms)")
+    host = results[0]["host"]
+    lines.append(f"host: {host['cpu_model']}, {host['cores']} cores; timer: {results[0]['timer']}; "
+                 f"peak MB = peak resident memory of each file's own process")
+    return "\n".join(lines)

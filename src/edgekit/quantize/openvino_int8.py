@@ -1,0 +1,50 @@
+"""OpenVINO int8 by NNCF post-training quantization, calibrated on the same ImageSet as the others.
+
+Settings (measured on MobileNetV2, torchvision weights, 39 calibration / 39 held-out real
+photos): NNCF's defaults with the full bias correction (``fast_bias_correction=False``) gave
+94.9% top-1 agreement with float (cosine 0.993) against 92.3% (0.989) for the fast one,
+for ~6 s more. The "mixed" preset (asymmetric activations) and plain min/max activation
+ranges were worse (85-90%), so "minmax" keeps NNCF's default ranges: min/max for weights,
+the mean over images of each image's min/max for activations.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from .._optional import require
+from ..errors import UnsupportedError
+from .config import QuantConfig
+
+SUPPORTED_METHODS = ("minmax", "percentile")
+
+
+def quantize_openvino(model, calibration, cfg: QuantConfig):
+    """Return (int8 ov.Model, summary for the sidecar)."""
+    if cfg.method not in SUPPORTED_METHODS:
+        raise UnsupportedError(f"OpenVINO (NNCF) int8 has no '{cfg.method}' calibration; "
+                               f"use --calib-method {' or '.join(SUPPORTED_METHODS)}")
+    nncf = require("nncf", extra="openvino")
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, QuantizationParameters
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+
+    nncf.set_log_level(40)  # progress bars and INFO lines would drown edgekit's own progress
+    arrays = calibration.arrays[: cfg.samples]
+    advanced = AdvancedQuantizationParameters(
+        weights_quantization_params=QuantizationParameters(per_channel=cfg.per_channel),
+        activations_range_estimator_params=(RangeEstimatorParametersSet.MEAN_QUANTILE
+                                            if cfg.method == "percentile" else None),
+    )
+    ignored = nncf.IgnoredScope(names=list(cfg.exclude), validate=True) if cfg.exclude else None
+    kw = {"ignored_scope": ignored} if ignored else {}
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF draws its progress bars on stdout
+        quantized = nncf.quantize(
+            model, nncf.Dataset(list(arrays), lambda a: a[None]), subset_size=len(arrays),
+            preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=False,
+            advanced_parameters=advanced, **kw)
+    return quantized, {
+        "engine": "nncf.quantize", "preset": "performance (symmetric int8 weights and activations)",
+        "activation_ranges": "mean of per-image quantiles" if cfg.method == "percentile"
+        else "mean of per-image min/max (NNCF default)",
+        "bias_correction": "full", "per_channel": cfg.per_channel, "method": cfg.method,
+        "samples": int(len(arrays)), "excluded_nodes": list(cfg.exclude)}

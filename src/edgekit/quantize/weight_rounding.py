@@ -1,0 +1,119 @@
+"""Error-compensating weight rounding (GPTQ, Frantar et al. 2022) before any int8 converter.
+
+Why: with per-channel int8 weights rounded to nearest, MobileNetV2's first depthwise conv
+alone drops the logits' SQNR to 22 dB (measured on real photos), and weight rounding alone
+costs ~13% top-1 agreement with float. GPTQ rounds one input column at a time and pushes each
+rounding error onto the not-yet-rounded columns, weighted by the layer's input statistics
+H = E[x x^T] from calibration images, which minimises the layer's output error instead of
+each weight's.
+
+The result is a float model whose Conv/Linear weights already lie on the symmetric
+per-output-channel int8 grid (scale = max|w| / 127, the grid ORT, TFLite and NNCF all
+use), so each converter's own weight quantizer reproduces these integers exactly.
+"""
+from __future__ import annotations
+
+
+import numpy as np
+
+QMAX = 127  # symmetric, narrow range [-127, 127]
+
+
+def gptq_round_weights(module, calibration: np.ndarray, damp: float = 0.01, batch: int = 8,
+                       progress=None) -> dict:
+    """Round every Conv2d/Linear weight of ``module`` in place; return a summary."""
+    import torch
+    from torch import nn
+
+    layers = [(n, m) for n, m in module.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    stats = {id(m): None for _, m in layers}
+
+    def hook(mod, inp, _out):
+        h = _input_hessian(mod, inp[0].detach().double())
+        stats[id(mod)] = h if stats[id(mod)] is None else stats[id(mod)] + h
+
+    handles = [m.register_forward_hook(hook) for _, m in layers]
+    try:
+        with torch.no_grad():
+            for i in range(0, len(calibration), batch):
+                module(torch.from_numpy(np.ascontiguousarray(calibration[i:i + batch])))
+    finally:
+        for h in handles:
+            h.remove()
+    changed = 0
+    for k, (name, m) in enumerate(layers):
+        if stats[id(m)] is None:
+            continue  # never executed on this data: leave for the converter's own rounding
+        w = m.weight.data
+        groups = m.groups if isinstance(m, nn.Conv2d) else 1
+        w2 = w.reshape(groups, w.shape[0] // groups, -1).double()  # (g, out/g, fan_in/g)
+        q = _gptq(w2, stats[id(m)], damp)
+        new = q.reshape(w.shape).to(w.dtype)
+        changed += int((new != _nearest(w)).sum())
+        m.weight.data = new
+        if progress:
+            progress(k + 1, len(layers))
+    return {"method": "gptq", "layers": len(layers), "weights_rounded_differently": changed,
+            "calibration_images": int(len(calibration))}
+
+
+def _input_hessian(mod, x):
+    """Sum of x x^T over all positions, per group: (groups, d, d)."""
+    import torch
+    from torch import nn
+
+    if isinstance(mod, nn.Linear):
+        x = x.reshape(-1, x.shape[-1])
+        return (x.T @ x)[None]
+    cols = nn.functional.unfold(x, mod.kernel_size, dilation=mod.dilation, padding=mod.padding,
+                                stride=mod.stride)  # (N, Cin*kh*kw, L)
+    g = mod.groups
+    n, d, length = cols.shape
+    cols = cols.reshape(n, g, d // g, length).permute(1, 0, 3, 2).reshape(g, n * length, d // g)
+    return torch.einsum("gni,gnj->gij", cols, cols)
+
+
+def _gptq(w, h, damp, block: int = 128):
+    """GPTQ on weight matrices w (g, out, d) with input Hessians h (g, d, d), batched over
+    groups (depthwise convs have one group per channel); returns values on the int8 grid."""
+    import torch
+
+    w = w.clone()
+    scale = w.abs().amax(2, keepdim=True).clamp_min(1e-12) / QMAX  # (g, out, 1): the converters' grid
+    h = h.clone()
+    diag = torch.diagonal(h, dim1=1, dim2=2)
+    dead = diag == 0  # inputs that are always zero: their weights do not matter
+    diag[dead] = 1.0
+    w[dead[:, None, :].expand_as(w)] = 0.0
+    diag += damp * diag.mean(1, keepdim=True)
+    try:
+        u = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+    except RuntimeError:  # numerically singular statistics: plain rounding for this layer
+        return torch.clamp(torch.round(w / scale), -QMAX, QMAX) * scale
+    d = w.shape[2]
+    q = torch.zeros_like(w)
+    for b0 in range(0, d, block):
+        b1 = min(b0 + block, d)
+        wb = w[:, :, b0:b1].clone()
+        errs = torch.zeros_like(wb)
+        ub = u[:, b0:b1, b0:b1]
+        for i in range(b1 - b0):
+            qi = torch.clamp(torch.round(wb[:, :, i] / scale[:, :, 0]), -QMAX, QMAX) * scale[:, :, 0]
+            q[:, :, b0 + i] = qi
+            err = (wb[:, :, i] - qi) / ub[:, i, i][:, None]
+            wb[:, :, i:] -= err[:, :, None] * ub[:, i, i:][:, None, :]
+            errs[:, :, i] = err
+        w[:, :, b1:] -= errs @ u[:, b0:b1, b1:]
+    return q
+
+
+def _nearest(w, scale=None):
+    import torch
+
+    flat = w.reshape(w.shape[0], -1)
+    if scale is None:
+        scale = flat.abs().amax(1).clamp_min(1e-12) / QMAX
+    q = torch.clamp(torch.round(flat / scale[:, None]), -QMAX, QMAX) * scale[:, None]
+    return q.reshape(w.shape)
+
+

@@ -1,0 +1,75 @@
+"""Build a report from bench results: rows, plots, then Markdown (+ SVG files) and one HTML page."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from .._files import ensure_writable_dir
+from ..errors import ConfigError
+
+FILES = {"md": "report.md", "html": "report.html"}
+PLOTS = {"latency": "latency.svg", "accuracy": "accuracy_vs_latency.svg", "size": "size.svg"}
+
+
+def report_rows(results: list[dict], accuracy_by_sha: Optional[dict] = None) -> list[dict]:
+    """Flat rows: latency stats, memory, size, format/precision and top-1 agreement with float."""
+    from ..runtime_bench.bench import result_row
+
+    accuracy_by_sha = accuracy_by_sha or {}
+    rows = []
+    for r in results:
+        art = r.get("artifact") or {}
+        acc = accuracy_by_sha.get(r.get("model_sha256")) or art.get("accuracy") or {}
+        row = result_row(r)
+        row.update(format=art.get("format"), precision=art.get("precision"), model=art.get("model"),
+                   top1_agreement=acc.get("top1_agreement"), cosine=acc.get("cosine_mean"),
+                   accuracy_samples=acc.get("samples"), times_ms=r.get("times_ms"),
+                   runtime_version=r.get("runtime_version"))
+        if art.get("format") == "torch":
+            row["top1_agreement"] = 1.0  # the float reference itself
+        rows.append(row)
+    return rows
+
+
+def from_db(db, run_ref: str = "latest") -> dict:
+    """Everything a report needs about one bench run, from the results database."""
+    run_id = db.resolve_run(run_ref)
+    run = db.run(run_id)
+    results = [json.loads(b["result_json"]) for b in db.bench_rows(run_id)]
+    accuracy = {}
+    for r in results:
+        v = db.latest_validation(r.get("model_sha256") or "")
+        if v:
+            accuracy[r["model_sha256"]] = json.loads(v["result_json"])
+    return {"title": f"edgekit run {run_id} ({run['kind']})", "results": results, "accuracy": accuracy,
+            "env": json.loads(run["env_json"]), "run": {k: run[k] for k in ("id", "kind", "created_at", "label",
+                                                                           "command")},
+            "ratios": _ratios(results)}
+
+
+def _ratios(results: list[dict]) -> list[dict]:
+    from ..runtime_bench.bench import speed_ratios
+
+    return speed_ratios([r for r in results if r.get("artifact")])
+
+
+def write_report(doc: dict, out_dir: Path) -> dict:
+    """doc: title, results, accuracy (sha -> validation), env, run, ratios. Returns the paths written."""
+    from . import html, markdown, plots
+
+    if not doc.get("results"):
+        raise ConfigError("Nothing to report: the run has no benchmark results")
+    out_dir = ensure_writable_dir(Path(out_dir))
+    rows = report_rows(doc["results"], doc.get("accuracy"))
+    figs = {"latency": plots.latency_distribution(rows), "accuracy": plots.accuracy_vs_latency(rows),
+            "size": plots.size_by_format(rows)}
+    svgs = {k: plots.to_svg(f) for k, f in figs.items() if f is not None}
+    written = {}
+    for key, svg in svgs.items():
+        (out_dir / PLOTS[key]).write_text(svg)
+        written[key] = str(out_dir / PLOTS[key])
+    (out_dir / FILES["md"]).write_text(markdown.render(doc, rows, {k: PLOTS[k] for k in svgs}))
+    (out_dir / FILES["html"]).write_text(html.render(doc, rows, {k: plots.data_uri(s) for k, s in svgs.items()}))
+    written.update({k: str(out_dir / v) for k, v in FILES.items()})
+    return written

@@ -1,0 +1,286 @@
+"""The results database: every export, validation and bench, with the environment it ran in.
+
+SQLite (stdlib) in WAL mode with a busy timeout, so concurrent `edgekit bench` processes
+wait for each other instead of failing, and a process killed mid-write leaves the database
+as it was before that record (one transaction per record: a run row and all its rows
+commit together or not at all).
+
+Where: ``--db PATH``, else ``$EDGEKIT_DB``, else ``$XDG_DATA_HOME/edgekit/results.sqlite``,
+else ``~/.local/share/edgekit/results.sqlite``.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Iterator, Optional
+
+from ..errors import ConfigError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 60_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,               -- bench | export | validate | run
+    created_at TEXT NOT NULL,         -- UTC, ISO 8601
+    label TEXT,
+    command TEXT,
+    edgekit_version TEXT,
+    env_json TEXT NOT NULL            -- host (cpu model, cores, os, python), package versions
+);
+CREATE TABLE IF NOT EXISTS benchmarks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    file TEXT NOT NULL, file_name TEXT NOT NULL, file_sha256 TEXT, file_size_bytes INTEGER,
+    model TEXT, format TEXT, precision TEXT,
+    engine TEXT NOT NULL, runtime_version TEXT, threads INTEGER NOT NULL, precision_hint TEXT,
+    runs INTEGER, p50_ms REAL, p90_ms REAL, p99_ms REAL, mean_ms REAL, std_ms REAL,
+    min_ms REAL, max_ms REAL, load_ms REAL, first_inference_ms REAL, peak_rss_mb REAL,
+    result_json TEXT NOT NULL         -- the runner's whole result, per-run times included
+);
+CREATE TABLE IF NOT EXISTS exports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    file TEXT NOT NULL, file_name TEXT NOT NULL, file_sha256 TEXT, file_size_bytes INTEGER,
+    model TEXT, format TEXT, precision TEXT,
+    meta_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS validations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    file TEXT NOT NULL, file_name TEXT NOT NULL, file_sha256 TEXT,
+    model TEXT, format TEXT, precision TEXT, engine TEXT, runtime_version TEXT,
+    samples INTEGER, top1_agreement REAL, top5_agreement REAL, cosine_mean REAL, sqnr_db REAL,
+    result_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS benchmarks_run ON benchmarks(run_id);
+CREATE INDEX IF NOT EXISTS exports_run ON exports(run_id);
+CREATE INDEX IF NOT EXISTS validations_sha ON validations(file_sha256);
+"""
+
+_BENCH_STATS = ("runs", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")
+
+
+def default_db_path() -> Path:
+    if os.environ.get("EDGEKIT_DB"):
+        return Path(os.environ["EDGEKIT_DB"])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "edgekit" / "results.sqlite"
+
+
+class ResultsDB:
+    def __init__(self, path: Optional[Path] = None) -> None:
+        self.path = Path(path) if path else default_db_path()
+        hint = "Choose another with --db PATH (or EDGEKIT_DB), or pass --no-record"
+        if self.path.is_dir():
+            raise ConfigError(f"Results database '{self.path}' is a directory. {hint}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable on checkpoint, never corrupt
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"Cannot open results database '{self.path}': {exc}. {hint}") from None
+
+    def _migrate(self) -> None:
+        with self.transaction() as c:
+            for stmt in filter(str.strip, _SCHEMA.split(";")):
+                c.execute(stmt)
+            row = c.execute("SELECT max(version) FROM schema_version").fetchone()
+            if row[0] is None:
+                c.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] > SCHEMA_VERSION:
+                raise ConfigError(f"Results database '{self.path}' has schema {row[0]}, newer than this "
+                                  f"edgekit understands ({SCHEMA_VERSION}); upgrade edgekit or use --db PATH")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "ResultsDB":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- writing: each public call is one transaction ----
+
+    def _new_run(self, c, kind: str, label: Optional[str], command: Optional[str], env: Optional[dict]) -> int:
+        env = env or environment()
+        cur = c.execute("INSERT INTO runs (kind, created_at, label, command, edgekit_version, env_json) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (kind, _now(), label, command, env.get("edgekit_version"), json.dumps(env)))
+        return int(cur.lastrowid)
+
+    def record_bench(self, results: list[dict], run_id: Optional[int] = None, kind: str = "bench",
+                     label: Optional[str] = None, command: Optional[str] = None) -> int:
+        env = environment(results)
+        with self.transaction() as c:
+            run_id = run_id or self._new_run(c, kind, label, command, env)
+            for r in results:
+                art = r.get("artifact") or {}
+                stats = r["stats"]
+                c.execute(
+                    "INSERT INTO benchmarks (run_id, file, file_name, file_sha256, file_size_bytes, model, format,"
+                    " precision, engine, runtime_version, threads, precision_hint, runs, p50_ms, p90_ms, p99_ms,"
+                    " mean_ms, std_ms, min_ms, max_ms, load_ms, first_inference_ms, peak_rss_mb, result_json)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (run_id, r["file"], Path(r["file"]).name, r.get("model_sha256"), r.get("file_size_bytes"),
+                     art.get("model"), art.get("format"), art.get("precision"),
+                     r.get("engine_name") or r["engine"], r.get("runtime_version"), r["threads"],
+                     r.get("precision_hint"), *[stats[k] for k in _BENCH_STATS],
+                     r.get("load_ms"), r.get("first_inference_ms"), r.get("peak_rss_mb"), json.dumps(r)))
+        return run_id
+
+    def record_export(self, artifacts: list, run_id: Optional[int] = None, kind: str = "export",
+                      label: Optional[str] = None, command: Optional[str] = None) -> int:
+        """Artifacts (export.Artifact) and the accuracy each carries in meta["accuracy"]."""
+        with self.transaction() as c:
+            run_id = run_id or self._new_run(c, kind, label, command, environment())
+            for a in artifacts:
+                sha, size = file_facts(a.path)
+                meta = {k: v for k, v in a.meta.items() if k != "accuracy"}
+                c.execute("INSERT INTO exports (run_id, file, file_name, file_sha256, file_size_bytes, model,"
+                          " format, precision, meta_json) VALUES (?,?,?,?,?,?,?,?,?)",
+                          (run_id, str(a.path), Path(a.path).name, sha, size, a.card.get("name"), a.format,
+                           a.precision, json.dumps(meta, default=str)))
+                if a.meta.get("accuracy"):
+                    self._insert_validation(c, run_id, a, a.meta["accuracy"], sha)
+        return run_id
+
+    def record_validation(self, artifact, result: dict, run_id: Optional[int] = None,
+                          label: Optional[str] = None, command: Optional[str] = None) -> int:
+        with self.transaction() as c:
+            run_id = run_id or self._new_run(c, "validate", label, command, environment())
+            self._insert_validation(c, run_id, artifact, result, file_facts(artifact.path)[0])
+        return run_id
+
+    def _insert_validation(self, c, run_id: int, a, acc: dict, sha: Optional[str]) -> None:
+        c.execute("INSERT INTO validations (run_id, file, file_name, file_sha256, model, format, precision, engine,"
+                  " runtime_version, samples, top1_agreement, top5_agreement, cosine_mean, sqnr_db, result_json)"
+                  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  (run_id, str(a.path), Path(a.path).name, sha, (a.card or {}).get("name"), a.format, a.precision,
+                   acc.get("engine"), acc.get("runtime_version"), acc.get("samples"), acc.get("top1_agreement"),
+                   acc.get("top5_agreement"), acc.get("cosine_mean"), _finite(acc.get("sqnr_db")),
+                   json.dumps(acc, default=str)))
+
+    # ---- reading ----
+
+    def runs(self, limit: int = 20, kind: Optional[str] = None) -> list[dict]:
+        sql = ("SELECT r.*, (SELECT count(*) FROM benchmarks b WHERE b.run_id = r.id) AS benchmarks,"
+               " (SELECT count(*) FROM exports e WHERE e.run_id = r.id) AS exports,"
+               " (SELECT count(*) FROM validations v WHERE v.run_id = r.id) AS validations FROM runs r")
+        args: list = []
+        if kind:
+            sql += " WHERE r.kind = ?"
+            args.append(kind)
+        sql += " ORDER BY r.id DESC LIMIT ?"
+        return [dict(row) for row in self.conn.execute(sql, (*args, limit))]
+
+    def run(self, run_id: int) -> Optional[dict]:
+        row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return dict(row) if row else None
+
+    def bench_rows(self, run_id: int) -> list[dict]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM benchmarks WHERE run_id = ? ORDER BY id", (run_id,))]
+
+    def export_rows(self, run_id: int) -> list[dict]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM exports WHERE run_id = ? ORDER BY id", (run_id,))]
+
+    def latest_validation(self, sha256: str) -> Optional[dict]:
+        row = self.conn.execute("SELECT * FROM validations WHERE file_sha256 = ? ORDER BY id DESC LIMIT 1",
+                                (sha256,)).fetchone()
+        return dict(row) if row else None
+
+    def bench_run_ids(self, label: Optional[str] = None) -> list[int]:
+        """Ids of runs that hold benchmarks, newest first (optionally with this label)."""
+        sql = "SELECT DISTINCT r.id FROM runs r JOIN benchmarks b ON b.run_id = r.id"
+        args: tuple = ()
+        if label is not None:
+            sql += " WHERE r.label = ?"
+            args = (label,)
+        return [r[0] for r in self.conn.execute(sql + " ORDER BY r.id DESC", args)]
+
+    def resolve_run(self, ref: str) -> int:
+        """A run id, 'latest', 'previous', or a label (its newest run)."""
+        ids = self.bench_run_ids()
+        if ref in ("latest", "previous"):
+            need = 1 if ref == "latest" else 2
+            if len(ids) < need:
+                raise ConfigError(f"The results database '{self.path}' has {len(ids)} bench run(s); "
+                                  f"'{ref}' needs {need}. Run `edgekit bench FILE...` first")
+            return ids[need - 1]
+        if ref.isdigit():
+            if int(ref) not in ids:
+                raise ConfigError(f"Run {ref} is not a bench run in '{self.path}'. See `edgekit history`")
+            return int(ref)
+        labelled = self.bench_run_ids(label=ref)
+        if not labelled:
+            raise ConfigError(f"No bench run with id or label '{ref}' in '{self.path}'. See `edgekit history`")
+        return labelled[0]
+
+
+def environment(results: Optional[list[dict]] = None) -> dict:
+    """Host and versions: CPU model, cores, OS, Python, edgekit, numpy, runtimes used."""
+    import importlib.metadata as md
+
+    from ..runtime_bench.runner import host_info
+
+    def version(dist: str) -> Optional[str]:
+        try:
+            return md.version(dist)
+        except md.PackageNotFoundError:
+            return None
+
+    env = {"host": host_info(), "edgekit_version": version("edgekit") or _source_version(),
+           "numpy": version("numpy")}
+    if results:
+        env["runtimes"] = {r.get("runtime") or r["engine"]: r.get("runtime_version") for r in results}
+        env["threads"] = sorted({r["threads"] for r in results})
+    return env
+
+
+def _source_version() -> Optional[str]:
+    """edgekit run from a source tree (not pip-installed): the pyproject version, marked +src."""
+    import re
+
+    pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
+    m = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.M) if pyproject.is_file() else None
+    return f"{m.group(1)}+src" if m else None
+
+
+def file_facts(path) -> tuple[Optional[str], Optional[int]]:
+    """sha256 and size of a model file; an OpenVINO .xml counts its .bin (as runner.py does)."""
+    from ..runtime_bench.runner import model_files, sha256_files
+
+    files = model_files(str(path))
+    if not files:
+        return None, None
+    return sha256_files(files), sum(os.path.getsize(f) for f in files)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _finite(v):
+    return v if isinstance(v, (int, float)) and v == v and abs(v) != float("inf") else None

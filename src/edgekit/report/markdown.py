@@ -1,0 +1,55 @@
+"""The report as Markdown, plots as SVG files beside it."""
+from __future__ import annotations
+
+COLUMNS = [("file", "file"), ("format", "format"), ("precision", "precision"), ("engine", "engine"),
+           ("threads", "threads"), ("runs", "runs"), ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"),
+           ("p99_ms", "p99 ms"), ("mean_ms", "mean ms"), ("std_ms", "std ms"), ("min_ms", "min ms"),
+           ("max_ms", "max ms"), ("load_ms", "load ms"), ("first_ms", "first ms"), ("peak_rss_mb", "peak MB"),
+           ("size_mb", "size MB"), ("top1_agreement", "top-1 agree")]
+
+METHOD = ("Each file ran in its own fresh process (edgekit's runner.py: numpy and the runtime only): "
+          "load, one first inference, warm-up, then timed runs (set input, run, read output) until the "
+          "minimum runs and seconds; several files were interleaved in rounds so that drift hits all "
+          "alike. Peak MB is the peak resident memory of that process. Top-1 agreement: how often the "
+          "file's top-1 class equals the float model's, on held-out real images.")
+
+
+def fmt(key: str, v) -> str:
+    if v is None:
+        return "-"
+    if key == "top1_agreement":
+        return f"{100 * v:.1f}%"
+    if isinstance(v, float):
+        return f"{v:.2f}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def environment_lines(doc: dict) -> list[str]:
+    env, results = doc.get("env") or {}, doc["results"]
+    host = env.get("host") or results[0].get("host") or {}
+    runtimes = sorted({f"{r.get('runtime') or r['engine']} {r.get('runtime_version')}" for r in results})
+    run = doc.get("run") or {}
+    return [f"Host: {host.get('cpu_model')}, {host.get('cores')} cores, {host.get('machine')}, {host.get('os')}, "
+            f"Python {host.get('python')}",
+            f"Runtimes: {', '.join(runtimes)}; edgekit {env.get('edgekit_version')}",
+            f"Recorded: {run.get('created_at', '-')} (run {run.get('id', '-')}); timer: {results[0].get('timer')}"]
+
+
+def ratio_lines(doc: dict) -> list[str]:
+    return [f"{q['format']} ({q['engine']}, {q['threads']} thread(s)): {q['precision']} is {q['speedup']:.2f}x as "
+            f"fast as fp32 (p50 {q['baseline_p50_ms']:.2f} -> {q['candidate_p50_ms']:.2f} ms)"
+            for q in doc.get("ratios") or []]
+
+
+def render(doc: dict, rows: list[dict], plot_files: dict) -> str:
+    out = [f"# {doc['title']}", ""]
+    out += [f"- {line}" for line in environment_lines(doc)] + [""]
+    out += ["| " + " | ".join(h for _, h in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    out += ["| " + " | ".join(fmt(k, r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
+    if doc.get("ratios"):
+        out += ["", "## int8 speed-up", ""] + [f"- {line}" for line in ratio_lines(doc)]
+    titles = {"latency": "Latency distribution", "accuracy": "Accuracy vs latency", "size": "Size"}
+    for key, name in plot_files.items():
+        out += ["", f"## {titles[key]}", "", f"![{titles[key]}]({name})"]
+    out += ["", "## Method", "", METHOD, ""]
+    return "\n".join(out)
