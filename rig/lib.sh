@@ -17,7 +17,8 @@ ADB_PORT=${EDGEKIT_ADB_PORT:-5600}
 ADB_SERVER_PORT=${EDGEKIT_ADB_SERVER_PORT:-5038}
 ADB_SERIAL=127.0.0.1:$ADB_PORT
 
-# Pinned contents of the root. Changing any of these invalidates the cached root (see marker).
+# Pinned contents of the root.  ai-edge-litert, not tflite-runtime: tflite-runtime 2.14 (the
+# last with an aarch64 wheel) cannot create an Interpreter under numpy 2 (DEVICES.md pitfall 6). Changing any of these invalidates the cached root (see marker).
 PI_SUITE=bookworm
 PI_INCLUDE=python3,python3-venv,openssh-server,ca-certificates,procps
 PI_WHEELS="numpy==2.4.6 onnxruntime==1.31.1 ai-edge-litert==2.3.0"

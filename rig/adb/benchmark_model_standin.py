@@ -12,7 +12,9 @@ Stat::OutputToStream in tensorflow/lite/tools/benchmark), e.g.
     INFO: Memory footprint delta from the start of the tool (MB): init=12.3164 overall=18.8477
     INFO: Overall peak memory footprint (MB) via periodic monitoring: 20.1289
 
-so edgekit's push -> run -> parse path can be tested end to end.  It proves parsing and
+so edgekit's push -> run -> parse path can be tested end to end.  It uses the plain Interpreter
+on purpose: ai-edge-litert's own `litert-benchmark` dies on cortex-a72 (it needs ARMv8.1 LSE
+atomics), and tflite-runtime 2.14 cannot create an Interpreter under numpy 2 (DEVICES.md).  It proves parsing and
 orchestration, never speed: the numbers are Python-loop timings of emulated code, and the
 memory figures include the emulator.  It also prints one extra line saying it is a stand-in.
 

@@ -57,14 +57,14 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
     out_dir = ensure_writable_dir(Path(out_dir))
     quant = quant or QuantConfig()
 
+    calib, evalset = load_data(loaded.card, data, need_calibration=int8, warn=result.warnings, progress=progress)
+    result.data = {"calibration": calib.summary() if calib else None, "evaluation": evalset.summary()}
     progress("fold BN: folding BatchNorm and checking outputs")
     example = torch.randn(1, *loaded.card.input_shape[1:], generator=torch.Generator().manual_seed(0))
     loaded.module, report = fold_batchnorm(loaded.module, example)
     result.fold = report.to_dict()
     progress(f"fold BN: {report.folded} folded, max relative change {report.relative_diff:.1e}")
 
-    calib, evalset = load_data(loaded.card, data, need_calibration=int8, warn=result.warnings, progress=progress)
-    result.data = {"calibration": calib.summary() if calib else None, "evaluation": evalset.summary()}
     reference = reference_engine(loaded).run(evalset.arrays)
 
     for exporter in exporters:

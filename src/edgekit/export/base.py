@@ -20,6 +20,7 @@ class ExportRequest:
     quant: Optional[object] = None  # quantize.QuantConfig
     progress: Callable[[str], None] = lambda msg: None
     fold_report: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # format -> that exporter's frozen options, e.g. {"tflite": TfliteOptions(...)}
 
 
 class Exporter(Protocol):

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Debian packages the tests use: chromium (the HTML report is rendered headless) and adb
+# (the real adb client talks to the rig's device stand-in). The rig installs its own (qemu...).
+set -euo pipefail
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v adb >/dev/null || need+=(adb)
+command -v ssh >/dev/null || need+=(openssh-client)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "system_packages: need root to apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  echo "system_packages: apt-get install ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,81 @@
+"""PyTorch -> TFLite for a user's own torch module (no Keras twin): litert-torch, optional.
+
+litert-torch is an optional extra (``pip install 'edgekit[tflite-torch]'``, +0.94 GB:
+torchao, jax, litert-converter). Not installed in edgekit's CI, so this path is kept to
+the documented API calls. int8 uses its PT2E quantizer (static, per-channel weights);
+the module arrives BN-folded with Dropout removed (litert-torch int8 mis-handles Dropout,
+see DEPENDENCIES.md). I/O is wrapped to NHWC so apps get the usual image layout.
+"""
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+from pathlib import Path
+
+from ..errors import MissingDependencyError, UnsupportedError
+from .artifact import Artifact
+from .base import ExportRequest
+
+INSTALL = "pip install 'edgekit[tflite-torch]'"
+
+
+def export_with_litert_torch(req: ExportRequest, opts, final: Path) -> Artifact:
+    from .tflite_export import TfliteExporter
+
+    loaded = req.loaded
+    if importlib.util.find_spec("litert_torch") is None:
+        raise MissingDependencyError(
+            f"'{loaded.card.name}' is a PyTorch model without a Keras twin; converting it to TFLite needs "
+            f"litert-torch: {INSTALL} (about 0.9 GB). Zoo models and Keras models need no extra")
+    if req.precision not in ("fp32", "int8"):
+        raise UnsupportedError(f"tflite {req.precision} from a PyTorch module needs a Keras model; "
+                               "litert-torch export here does fp32 and int8")
+    if req.precision == "int8" and opts.io_dtype != "float32":
+        req.progress("tflite int8 (litert-torch): I/O stays float32 (PT2E quantizes inside the graph)")
+    import litert_torch
+    import torch
+
+    n, c, h, w = loaded.card.input_shape
+    module = litert_torch.to_channel_last_io(loaded.module.eval(), args=[0])
+    example = (torch.zeros(1, h, w, c),)
+    kwargs = {}
+    qsummary = {"precision": "fp32"}
+    if req.precision == "int8":
+        module, kwargs, qsummary = _pt2e(module, example, req)
+    req.progress(f"tflite {req.precision}: converting with litert-torch")
+    try:
+        edge = litert_torch.convert(module, example, **kwargs)
+    except Exception as exc:
+        raise UnsupportedError(f"litert-torch could not convert this model: {str(exc).splitlines()[0][:200]}") from None
+    with tempfile.TemporaryDirectory(dir=req.out_dir, prefix=".edgekit-") as td:
+        raw = Path(td) / "model.tflite"
+        edge.export(str(raw))
+        data = raw.read_bytes()
+    info = {"route": "litert-torch", "converter": f"litert_torch {getattr(litert_torch, '__version__', '?')}"}
+    meta = TfliteExporter().finish(req, opts, data, final, info, qsummary)
+    art = Artifact(final, "tflite", req.precision, loaded.card.to_dict(), loaded.provenance(), meta)
+    art.save_sidecar()
+    return art
+
+
+def _pt2e(module, example, req):
+    import torch
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.quant_config import QuantConfig
+
+    try:
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    except ImportError:
+        from torch.ao.quantization.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = PT2EQuantizer().set_global(
+        get_symmetric_quantization_config(is_per_channel=req.quant.per_channel, is_dynamic=False))
+    graph = prepare_pt2e(torch.export.export(module, example).module(), quantizer)
+    arrays = req.calibration.arrays[: req.quant.samples]
+    with torch.no_grad():
+        for a in arrays:
+            graph(torch.from_numpy(a.transpose(1, 2, 0)[None].copy()))
+    graph = convert_pt2e(graph, fold_quantize=False)
+    summary = {"engine": "litert-torch PT2E (static)", "per_channel": req.quant.per_channel,
+               "samples": int(len(arrays)), "io": "float32"}
+    return graph, {"quant_config": QuantConfig(pt2e_quantizer=quantizer)}, summary

