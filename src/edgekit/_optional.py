@@ -16,3 +16,13 @@ def require(module: str, extra: str) -> ModuleType:
             f"{module} is not installed (needed here: {exc.name or module}). "
             f"Install it with: pip install 'edgekit[{extra}]'"
         ) from None
+
+
+def require_torch() -> ModuleType:
+    """torch is not an extra: pip must not resolve it (any version but 2.13.0 pulls CUDA)."""
+    try:
+        return importlib.import_module("torch")
+    except ImportError:
+        raise MissingDependencyError(
+            "PyTorch is not installed. Install the CPU build first: pip install torch==2.13.0"
+        ) from None

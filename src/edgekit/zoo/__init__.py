@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import importlib
 
+from .._optional import require_torch
+
+require_torch()  # one clear line instead of an ImportError deep inside a family module
+
 from .card import ModelCard, Preprocess
 from .loaded import LoadedModel, get_model
 from .registry import MODELS

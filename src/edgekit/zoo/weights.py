@@ -5,6 +5,7 @@ Accepts a bare state_dict or a checkpoint dict holding one under a common key.
 """
 from __future__ import annotations
 
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -27,10 +28,15 @@ def read_state_dict(path: Path) -> dict:
             f"Weights file '{path}' is corrupt or not a PyTorch weights file ({first[:160]}). "
             "Re-download or re-save it with torch.save(model.state_dict(), PATH)"
         ) from None
-    except Exception as exc:  # weights_only refuses pickled objects with UnpicklingError
+    except pickle.UnpicklingError as exc:  # weights_only refused a pickled object: never run it
         raise WeightsError(
             f"Weights file '{path}' cannot be read safely ({type(exc).__name__}: {str(exc)[:120]}). "
             "edgekit only loads tensors (weights_only=True); save a plain state_dict"
+        ) from None
+    except Exception as exc:  # anything else torch's reader trips over in a damaged file
+        raise WeightsError(
+            f"Weights file '{path}' is corrupt or not a PyTorch weights file ({type(exc).__name__}). "
+            "Re-download or re-save it with torch.save(model.state_dict(), PATH)"
         ) from None
     if isinstance(obj, dict):
         for key in _CHECKPOINT_KEYS:

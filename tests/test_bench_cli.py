@@ -1,0 +1,104 @@
+"""`edgekit bench`: table on stdout / one JSON document, progress on stderr, every file type,
+interleaving, thread lists, recording, and one clear line for each bad input."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_models import block_modules_dir, run_edgekit, tiny_models  # noqa: E402
+
+SHORT = ["--min-runs", "5", "--min-seconds", "0.1", "--warmup-seconds", "0"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return tiny_models(tmp_path_factory)
+
+
+def test_bench_every_format_json(tmp_path, models):
+    files = [models[k] for k in ("onnx", "openvino", "tflite", "tflite_int8") if k in models]
+    proc = run_edgekit("bench", *files, *SHORT, "--json", "--db", tmp_path / "r.sqlite")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # stdout is exactly one JSON document
+    assert "bench: loading" in proc.stderr and "recorded as run 1" in proc.stderr
+    assert [Path(r["file"]).name for r in doc["results"]] == [f.name for f in files]
+    for r in doc["results"]:
+        assert r["stats"]["runs"] >= 5 and r["peak_rss_mb"] > 0 and r["file_size_bytes"] > 0
+        assert {"p50_ms", "p90_ms", "p99_ms", "std_ms"} <= set(r["stats"]) and r["load_ms"] > 0
+    engines = {Path(r["file"]).suffix: r["engine_name"] for r in doc["results"]}
+    assert engines[".onnx"] == "onnxruntime" and engines.get(".xml", "openvino") == "openvino"
+    assert engines.get(".tflite", "litert") == "litert"
+    if "tflite_int8" in models:  # precision guessed from the file name: a ratio int8 vs fp32
+        assert any(q["format"] == "tflite" and q["speedup"] > 0 for q in doc["ratios"])
+    assert doc["run_id"] == 1 and doc["config"]["interleave"] is True
+
+
+def test_bench_table_threads_and_sequential(models):
+    proc = run_edgekit("bench", models["onnx"], models["onnx"], *SHORT, "--threads", "1,2", "--no-interleave",
+                       "--no-record")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:5] == ["file", "engine", "thr", "runs", "p50"]
+    body = [ln for ln in lines[2:] if ln.startswith("tiny.onnx")]
+    assert len(body) == 4 and sorted(ln.split()[2] for ln in body) == ["1", "1", "2", "2"]
+    assert "bench [4/4]" in proc.stderr and "recorded" not in proc.stderr
+
+
+def test_openvino_bf16_engine(models):
+    if "openvino" not in models:
+        pytest.skip("openvino not installed")
+    proc = run_edgekit("bench", models["openvino"], *SHORT, "--engine", "openvino-bf16", "--json", "--no-record")
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)["results"][0]
+    assert r["engine_name"] == "openvino-bf16" and r["precision_hint"] in ("bf16", "f32")  # f32 if no bf16 CPU
+
+
+def _one_line_error(proc, *needles):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_unknown_format(tmp_path):
+    f = tmp_path / "model.pb"
+    f.write_bytes(b"\0")
+    _one_line_error(run_edgekit("bench", f, "--no-record"), "Unknown model file type '.pb'", ".onnx, .tflite, .xml")
+
+
+def test_missing_runtime_names_the_extra(tmp_path, models):
+    blocked = block_modules_dir(tmp_path, "onnxruntime")
+    proc = run_edgekit("bench", models["onnx"], *SHORT, "--no-record",
+                       extra_env={"PYTHONPATH": f"{blocked}:{Path(__file__).resolve().parents[1] / 'src'}"})
+    _one_line_error(proc, "pip install 'edgekit[onnx]'")
+
+
+@pytest.mark.parametrize("threads", ["0", "1,0", "two", "-1"])
+def test_bad_threads(models, threads):
+    _one_line_error(run_edgekit("bench", models["onnx"], "--threads", threads, "--no-record"),
+                    "--threads takes positive integers")
+
+
+def test_unreadable_database(tmp_path, models):
+    _one_line_error(run_edgekit("bench", models["onnx"], *SHORT, "--db", tmp_path), "Cannot open results database")
+    (tmp_path / "f").write_text("x")
+    _one_line_error(run_edgekit("bench", models["onnx"], *SHORT, extra_env={"EDGEKIT_DB": str(tmp_path / "f" / "x")}),
+                    "Cannot open results database")
+
+
+def test_missing_file_and_wrong_engine(tmp_path, models):
+    _one_line_error(run_edgekit("bench", tmp_path / "nope.onnx", "--no-record"), "does not exist")
+    _one_line_error(run_edgekit("bench", models["onnx"], "--engine", "litert", "--no-record"),
+                    "Engine litert cannot run onnx files")
+
+
+def test_corrupt_model_file(tmp_path):
+    f = tmp_path / "broken.onnx"
+    f.write_bytes(b"not an onnx model")
+    _one_line_error(run_edgekit("bench", f, *SHORT, "--no-record"), "onnxruntime cannot load")
