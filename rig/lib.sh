@@ -1,4 +1,6 @@
+# shellcheck shell=bash
 # Shared settings and helpers for the edgekit test rig. Sourced by the rig scripts, never run.
+# shellcheck disable=SC2034  # the settings are used by the scripts that source this file
 # Every path/port can be overridden from the environment, so two checkouts (or CI and a human)
 # can keep separate state.  See rig/README.md.
 

@@ -4,12 +4,24 @@
 # env file tests read ($RIG_DIR/env, default .rig/env).  Exits non-zero, loudly, on any failure:
 # CI must fail rather than silently skip the device tests.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-trap 'rc=$?; [ $rc -eq 0 ] || echo "rig: FAILED (exit $rc): the device test rig is NOT up; see the messages above" >&2' EXIT
+on_exit() {
+    local rc=$?
+    [ "$rc" -eq 0 ] && return
+    echo "rig: FAILED (exit $rc): the device test rig is NOT up; see the messages above" >&2
+    # Leave no half-started server behind (each is stopped by its recorded pid).
+    "$RIG_SRC/adb/stop.sh" >/dev/null 2>&1 || true
+    "$RIG_SRC/pi/stop.sh" >/dev/null 2>&1 || true
+    exit "$rc"
+}
+trap on_exit EXIT
 need_root
 rm -f "$RIG_DIR/env"   # never leave a stale env file claiming the rig is up
 
 t0=$SECONDS
+# All host packages in one apt transaction (one `apt-get update`); a no-op when installed.
+ensure_apt qemu-user-static binfmt-support mmdebstrap arch-test openssh-client python3 adb
 "$RIG_SRC/pi/provision.sh"
 t1=$SECONDS
 "$RIG_SRC/pi/start.sh"

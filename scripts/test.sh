@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Set up everything the tests need, then run them all. What CI runs (.ci/run).
+# Set up everything the tests need, then run them all. This is what CI runs (.ci/run).
 #
+# - System side (needs root, Debian): chromium (the HTML report is rendered headless), adb,
+#   and the device rig: an emulated aarch64 Raspberry Pi over real SSH and an adb device
+#   stand-in (rig/up.sh; about 5 min the first time on a machine, seconds when cached).
 # - Python side: scripts/setup.sh (.venv with every backend).
-# - System side (needs root, Debian): chromium for the report rendering test, and the device
-#   rig (an emulated aarch64 Raspberry Pi over real SSH + an adb device stand-in; rig/up.sh).
-# The rig is required: on CI (CI=true) a rig that cannot start fails the run.
+# The rig builds in the background while pip installs (one is CPU-bound under emulation, the
+# other mostly network). The rig is required: if it cannot start, this script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
 bash scripts/system_packages.sh
-if [ -x rig/up.sh ]; then
-  bash rig/up.sh
-  trap 'bash rig/down.sh || true' EXIT
+mkdir -p .rig
+bash rig/up.sh > .rig/up.log 2>&1 &
+rig_pid=$!
+trap 'kill $rig_pid 2>/dev/null || true; bash rig/down.sh >/dev/null 2>&1 || true' EXIT
+bash scripts/setup.sh
+if ! wait "$rig_pid"; then
+  tail -n 30 .rig/up.log >&2
+  echo "test: the device rig did not start (log: .rig/up.log)" >&2
+  exit 1
 fi
+tail -n 1 .rig/up.log >&2
 .venv/bin/python -m pytest "$@"

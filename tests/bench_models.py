@@ -75,11 +75,6 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     return models
 
 
-def run_edgekit(*args, extra_env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edgekit.cli.main", *map(str, args)], capture_output=True,
-                          text=True, env=env(**(extra_env or {})), timeout=timeout)
-
-
 def block_modules_dir(tmp_path: Path, *names: str) -> Path:
     """A folder to put first on PYTHONPATH so that importing each of ``names`` fails (a missing runtime)."""
     d = tmp_path / "blocked"

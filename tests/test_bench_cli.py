@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_models import block_modules_dir, run_edgekit, tiny_models  # noqa: E402
+from bench_models import block_modules_dir, tiny_models  # noqa: E402
+from conftest import assert_clean_error, run_cli  # noqa: E402
 
 SHORT = ["--min-runs", "5", "--min-seconds", "0.1", "--warmup-seconds", "0"]
 
@@ -21,7 +22,7 @@ def models(tmp_path_factory):
 
 def test_bench_every_format_json(tmp_path, models):
     files = [models[k] for k in ("onnx", "openvino", "tflite", "tflite_int8") if k in models]
-    proc = run_edgekit("bench", *files, *SHORT, "--json", "--db", tmp_path / "r.sqlite")
+    proc = run_cli("bench", *files, *SHORT, "--json", "--db", tmp_path / "r.sqlite")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # stdout is exactly one JSON document
     assert "bench: loading" in proc.stderr and "recorded as run 1" in proc.stderr
@@ -38,7 +39,7 @@ def test_bench_every_format_json(tmp_path, models):
 
 
 def test_bench_table_threads_and_sequential(models):
-    proc = run_edgekit("bench", models["onnx"], models["onnx"], *SHORT, "--threads", "1,2", "--no-interleave",
+    proc = run_cli("bench", models["onnx"], models["onnx"], *SHORT, "--threads", "1,2", "--no-interleave",
                        "--no-record")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -51,54 +52,66 @@ def test_bench_table_threads_and_sequential(models):
 def test_openvino_bf16_engine(models):
     if "openvino" not in models:
         pytest.skip("openvino not installed")
-    proc = run_edgekit("bench", models["openvino"], *SHORT, "--engine", "openvino-bf16", "--json", "--no-record")
+    proc = run_cli("bench", models["openvino"], *SHORT, "--engine", "openvino-bf16", "--json", "--no-record")
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)["results"][0]
     assert r["engine_name"] == "openvino-bf16" and r["precision_hint"] in ("bf16", "f32")  # f32 if no bf16 CPU
 
 
 def _one_line_error(proc, *needles):
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr and proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
+    """One "error: ..." line (after progress lines at most), non-zero exit, no traceback, no stdout."""
+    assert proc.stdout == ""
+    assert all(ln.startswith(("bench", "error: ")) for ln in proc.stderr.splitlines()), proc.stderr
+    assert_clean_error(proc, *needles)
 
 
 def test_unknown_format(tmp_path):
     f = tmp_path / "model.pb"
     f.write_bytes(b"\0")
-    _one_line_error(run_edgekit("bench", f, "--no-record"), "Unknown model file type '.pb'", ".onnx, .tflite, .xml")
+    _one_line_error(run_cli("bench", f, "--no-record"), "Unknown model file type '.pb'", ".onnx, .tflite, .xml")
 
 
 def test_missing_runtime_names_the_extra(tmp_path, models):
+    """The runtime is found but fails to import: the runner process reports it."""
     blocked = block_modules_dir(tmp_path, "onnxruntime")
-    proc = run_edgekit("bench", models["onnx"], *SHORT, "--no-record",
-                       extra_env={"PYTHONPATH": f"{blocked}:{Path(__file__).resolve().parents[1] / 'src'}"})
+    proc = run_cli("bench", models["onnx"], *SHORT, "--no-record",
+                       env={"PYTHONPATH": str(blocked)})
     _one_line_error(proc, "pip install 'edgekit[onnx]'")
+
+
+@pytest.mark.parametrize("engine, extra", [("onnxruntime", "onnx"), ("litert", "tflite"),
+                                           ("openvino", "openvino"), ("openvino-bf16", "openvino")])
+def test_absent_runtime_refused_before_any_process(monkeypatch, engine, extra):
+    import importlib.util
+
+    from edgekit.errors import MissingDependencyError
+    from edgekit.runtime_bench import measure
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(MissingDependencyError, match=rf"pip install 'edgekit\[{extra}\]'"):
+        measure.check_runtime(engine)
 
 
 @pytest.mark.parametrize("threads", ["0", "1,0", "two", "-1"])
 def test_bad_threads(models, threads):
-    _one_line_error(run_edgekit("bench", models["onnx"], "--threads", threads, "--no-record"),
+    _one_line_error(run_cli("bench", models["onnx"], "--threads", threads, "--no-record"),
                     "--threads takes positive integers")
 
 
 def test_unreadable_database(tmp_path, models):
-    _one_line_error(run_edgekit("bench", models["onnx"], *SHORT, "--db", tmp_path), "Cannot open results database")
+    _one_line_error(run_cli("bench", models["onnx"], *SHORT, "--db", tmp_path), "Cannot open results database")
     (tmp_path / "f").write_text("x")
-    _one_line_error(run_edgekit("bench", models["onnx"], *SHORT, extra_env={"EDGEKIT_DB": str(tmp_path / "f" / "x")}),
+    _one_line_error(run_cli("bench", models["onnx"], *SHORT, env={"EDGEKIT_DB": str(tmp_path / "f" / "x")}),
                     "Cannot open results database")
 
 
 def test_missing_file_and_wrong_engine(tmp_path, models):
-    _one_line_error(run_edgekit("bench", tmp_path / "nope.onnx", "--no-record"), "does not exist")
-    _one_line_error(run_edgekit("bench", models["onnx"], "--engine", "litert", "--no-record"),
+    _one_line_error(run_cli("bench", tmp_path / "nope.onnx", "--no-record"), "does not exist")
+    _one_line_error(run_cli("bench", models["onnx"], "--engine", "litert", "--no-record"),
                     "Engine litert cannot run onnx files")
 
 
 def test_corrupt_model_file(tmp_path):
     f = tmp_path / "broken.onnx"
     f.write_bytes(b"not an onnx model")
-    _one_line_error(run_edgekit("bench", f, *SHORT, "--no-record"), "onnxruntime cannot load")
+    _one_line_error(run_cli("bench", f, *SHORT, "--no-record"), "onnxruntime cannot load")

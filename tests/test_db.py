@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_models import env, run_edgekit, tiny_models  # noqa: E402
+from bench_models import env, tiny_models  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 from edgekit.errors import ConfigError  # noqa: E402
 from edgekit.report.db import ResultsDB, default_db_path  # noqa: E402
@@ -138,7 +139,7 @@ def test_unusable_path_is_one_clear_error(tmp_path, case):
     with pytest.raises(ConfigError, match="--db PATH") as e:
         ResultsDB(path)
     assert "\n" not in str(e.value)
-    proc = run_edgekit("history", "--db", path)
+    proc = run_cli("history", "--db", path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
 
@@ -166,16 +167,16 @@ def test_compare_gate_and_history(tmp_path):
         d.record_bench([_fake("/a/m_fp32.onnx", 10.0), _fake("/a/m_int8.onnx", 5.0)], label="base")
         d.record_bench([_fake("/b/m_fp32.onnx", 10.3), _fake("/b/m_int8.onnx", 5.0)])
         d.record_bench([_fake("/c/m_fp32.onnx", 10.0), _fake("/c/m_int8.onnx", 6.0)])
-    ok = run_edgekit("compare", "1", "2", "--threshold", "5%", "--db", db)
+    ok = run_cli("compare", "1", "2", "--threshold", "5%", "--db", db)
     assert ok.returncode == 0, ok.stderr
     assert "m_fp32.onnx" in ok.stdout
-    bad = run_edgekit("compare", "base", "--threshold", "10%", "--db", db)  # base vs latest (run 3)
+    bad = run_cli("compare", "base", "--threshold", "10%", "--db", db)  # base vs latest (run 3)
     assert bad.returncode == 1 and "regression" in bad.stderr and "m_int8.onnx" in bad.stderr
     assert "SLOWER" in bad.stdout
-    doc = json.loads(run_edgekit("compare", "--json", "--db", db, "--threshold", "0.5").stdout)
+    doc = json.loads(run_cli("compare", "--json", "--db", db, "--threshold", "0.5").stdout)
     assert doc["baseline_run"] == 2 and doc["candidate_run"] == 3 and doc["regressions"] == []
-    assert run_edgekit("compare", "--threshold", "fast", "--db", db).returncode == 2
-    hist = run_edgekit("history", "--db", db)
+    assert run_cli("compare", "--threshold", "fast", "--db", db).returncode == 2
+    hist = run_cli("history", "--db", db)
     assert hist.returncode == 0 and "base" in hist.stdout and hist.stdout.count("bench") >= 3
-    detail = run_edgekit("history", "--run", "1", "--json", "--db", db)
+    detail = run_cli("history", "--run", "1", "--json", "--db", db)
     assert json.loads(detail.stdout)["benchmarks"][0]["p50_ms"] == 10.0

@@ -38,7 +38,7 @@ def read_rig_env() -> dict[str, str]:
 def rig() -> dict[str, str]:
     if not ENV_FILE.exists():
         msg = f"device rig is not up ({ENV_FILE} missing): run `sudo rig/up.sh`"
-        if os.environ.get("CI"):
+        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
             pytest.fail(msg + " -- on CI the rig is required", pytrace=False)
         pytest.skip(msg)
     return read_rig_env()

@@ -47,7 +47,6 @@ import argparse
 import base64
 import ctypes
 import errno
-import hashlib
 import logging
 import os
 import queue
@@ -83,6 +82,7 @@ SHELL_UID = SHELL_GID = 2000
 CLONE_NEWNS = 0x00020000
 # The host's chroot, by absolute path: commands get the *device's* PATH, not the host's.
 CHROOT = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin") or "/usr/sbin/chroot"
+SETSID = shutil.which("setsid", path="/usr/bin:/bin") or "/usr/bin/setsid"
 
 CMD_NAMES = {A_SYNC: "SYNC", A_CNXN: "CNXN", A_OPEN: "OPEN", A_OKAY: "OKAY",
              A_CLSE: "CLSE", A_WRTE: "WRTE", A_AUTH: "AUTH"}
@@ -175,8 +175,12 @@ class Device:
         else:
             stdio = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT if merge else subprocess.PIPE)
-        proc = subprocess.Popen(self.command_argv(command), env=self.command_env(term),
-                                cwd="/", start_new_session=True, **stdio)
+        argv = self.command_argv(command)
+        if pty_fd is not None:  # make the pty its controlling terminal (job control, ^C)
+            argv = [SETSID, "--ctty", *argv]
+        # Either way the command leads a new session and process group: killpg(pid) ends it all.
+        proc = subprocess.Popen(argv, env=self.command_env(term), cwd="/",
+                                start_new_session=pty_fd is None, **stdio)
         with self.lock:
             self.procs.add(proc)
         return proc
@@ -898,7 +902,7 @@ def enter_private_namespace(dev: Device) -> None:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed")
     run(["mount", "--make-rprivate", "/"])
     root = dev.root
-    for sub in ("proc", "sys", "data", "system", "sdcard"):
+    for sub in ("proc", "sys", "data", "system", "sdcard", "dev/pts"):
         target = root / sub
         # Pitfall 1 (DEVICES.md): never mount onto a path that resolves outside the root.
         if target.is_symlink() or not str(target.resolve()).startswith(str(root.resolve()) + "/"):
@@ -907,6 +911,8 @@ def enter_private_namespace(dev: Device) -> None:
     run(["mount", "-t", "proc", "proc", str(root / "proc")])
     # Pitfall 2: onnxruntime's cpuinfo parser must see an ARM /proc/cpuinfo, not the host's.
     run(["mount", "--bind", str(dev.state / "cpuinfo"), str(root / "proc/cpuinfo")])
+    # The host's ptys, so a command on a pty can find its /dev/pts/N (tty, ttyname) in the root.
+    run(["mount", "--bind", "/dev/pts", str(root / "dev/pts")])
     for sub, ro in (("sys", True), ("system", True), ("data", False), ("sdcard", False)):
         run(["mount", "--bind", str(dev.state / sub), str(root / sub)])
         if ro:

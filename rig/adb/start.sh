@@ -4,6 +4,7 @@
 # `adb -s 127.0.0.1:$ADB_PORT get-state` says "device".
 #   EDGEKIT_ADB_AUTH=none|accept|refuse   (default accept: RSA auth, new keys allowed at once)
 set -euo pipefail
+# shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_root
 

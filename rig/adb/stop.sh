@@ -2,6 +2,7 @@
 # Stop the rig's adb server and the adb device stand-in, each by the pid it recorded.
 # The stand-in's private mount namespace (its /sys, /system, /data views) dies with it.
 set -euo pipefail
+# shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 
 ADB_STATE=$RIG_DIR/adb

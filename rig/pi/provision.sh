@@ -3,6 +3,7 @@
 # SSH files the tests use.  Idempotent: a complete cached root is detected by a marker file that
 # is written last, so an interrupted build is never mistaken for a finished one.
 set -euo pipefail
+# shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_root
 
@@ -58,6 +59,7 @@ build_root() {
     # - host keys made natively before openssh-server is configured (its postinst only creates
     #   missing ones; an emulated 3072-bit RSA keygen alone takes ~10 s);
     # - no man pages, locales or docs (less for the emulated dpkg to unpack).
+    # shellcheck disable=SC2016  # the hook is expanded by mmdebstrap's shell, "$1" = the root
     mmdebstrap --quiet --mode=root --architectures=arm64 --variant=minbase \
         --include="$PI_INCLUDE" --dpkgopt=force-unsafe-io \
         --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -65,7 +67,7 @@ build_root() {
         --essential-hook='mkdir -p "$1/etc/ssh" && for t in rsa ecdsa ed25519; do ssh-keygen -q -t $t -N "" -C edgekit-rig -f "$1/etc/ssh/ssh_host_${t}_key"; done' \
         "$PI_SUITE" "$BUILD" "$mirror" </dev/null \
         || die "mmdebstrap failed (see output above)"
-    [ -d "$BUILD/proc" ] && [ ! -L "$BUILD/proc" ] || die "$BUILD/proc is not a plain directory"
+    if [ ! -d "$BUILD/proc" ] || [ -L "$BUILD/proc" ]; then die "$BUILD/proc is not a plain directory"; fi
     log "mmdebstrap done in $((SECONDS - t0)) s"
 
     # pip inside the root needs DNS and the host's CA bundle (this network may intercept TLS).
@@ -80,10 +82,11 @@ build_root() {
     # ai_edge_litert` loads (the 'pi' user cannot write __pycache__ into the venv).
     t0=$SECONDS
     local pipwhl wheels=/tmp/edgekit-wheels platforms=() v
-    pipwhl=$(cd "$BUILD" && ls usr/share/python-wheels/pip-*.whl | head -n1)
+    pipwhl=$(cd "$BUILD" && find usr/share/python-wheels -name 'pip-*.whl' | head -n1)
+    [ -n "$pipwhl" ] || die "python3-venv brought no pip wheel into the root"
     for v in 17 27 28 31 34 35 36; do platforms+=(--platform "manylinux_2_${v}_aarch64"); done
     # shellcheck disable=SC2086  # PI_WHEELS is a list of pinned requirement specifiers
-    /usr/bin/python3 "$BUILD/$pipwhl/pip" download --quiet --disable-pip-version-check \
+    /usr/bin/python3 "$BUILD/$pipwhl/pip" download -qq --disable-pip-version-check \
         --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
         "${platforms[@]}" --platform manylinux2014_aarch64 --platform linux_aarch64 \
         --dest "$BUILD$wheels" $PI_WHEELS </dev/null || die "downloading the aarch64 wheels failed"

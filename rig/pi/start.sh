@@ -2,6 +2,7 @@
 # Start the emulated Pi: the root's own aarch64 OpenSSH server, run via chroot under
 # qemu-user, on 127.0.0.1:$PI_PORT.  Returns once `ssh -F CONFIG edgekit-pi true` works.
 set -euo pipefail
+# shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_root
 

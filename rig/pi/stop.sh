@@ -2,6 +2,7 @@
 # Stop the emulated Pi: its sshd (by the PID in its PidFile), any session it left behind,
 # then unmount what start.sh mounted.  Safe to run when nothing is running.
 set -euo pipefail
+# shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_root
 

@@ -38,9 +38,10 @@ def available_formats() -> list[str]:
 
 
 def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: bool = False,
-           data: DataOptions = DataOptions(), quant=None, progress: Callable[[str], None] = print) -> ExportResult:
-    import torch
-
+           data: DataOptions = DataOptions(), quant=None, progress: Callable[[str], None] = print,
+           extra_precisions: Optional[dict] = None, options: Optional[dict] = None) -> ExportResult:
+    """``extra_precisions``: format -> more precisions (e.g. {"tflite": ["fp16", "int16x8"]});
+    ``options``: format -> that exporter's options (e.g. {"tflite": TfliteOptions(...)})."""
     from .export import EXPORTERS, ExportRequest, check_capability
     from .fold_bn import fold_batchnorm
     from .quantize import QuantConfig
@@ -48,29 +49,40 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
     from .runtime_bench.validate import validate_outputs
 
     result = ExportResult()
-    formats = formats or available_formats()
-    precisions = ["fp32", "int8"] if int8 else ["fp32"]
+    formats = formats or [f for f in available_formats() if loaded.framework in EXPORTERS.get(f).frameworks]
+    base = ["fp32", "int8"] if int8 else ["fp32"]
+    extra_precisions = extra_precisions or {}
     exporters = [EXPORTERS.get(f) for f in formats]
-    for e in exporters:  # capability first, then any slow work
-        for p in precisions:
-            check_capability(e, loaded.framework, p)
-    out_dir = ensure_writable_dir(Path(out_dir))
+    precisions_of = {e.format: base + [p for p in extra_precisions.get(e.format, []) if p not in base]
+                     for e in exporters}
     quant = quant or QuantConfig()
+    for e in exporters:  # capability first, then any slow work
+        for p in precisions_of[e.format]:
+            check_capability(e, loaded.framework, p)
+            if hasattr(e, "check"):  # format-specific refusals (e.g. a calibration method)
+                e.check(loaded.framework, p, quant, (options or {}).get(e.format))
+    need_calibration = any(p in ("int8", "int16x8") for ps in precisions_of.values() for p in ps)
+    out_dir = ensure_writable_dir(Path(out_dir))
 
-    calib, evalset = load_data(loaded.card, data, need_calibration=int8, warn=result.warnings, progress=progress)
+    calib, evalset = load_data(loaded.card, data, need_calibration=need_calibration, warn=result.warnings, progress=progress)
     result.data = {"calibration": calib.summary() if calib else None, "evaluation": evalset.summary()}
-    progress("fold BN: folding BatchNorm and checking outputs")
-    example = torch.randn(1, *loaded.card.input_shape[1:], generator=torch.Generator().manual_seed(0))
-    loaded.module, report = fold_batchnorm(loaded.module, example)
-    result.fold = report.to_dict()
-    progress(f"fold BN: {report.folded} folded, max relative change {report.relative_diff:.1e}")
+    if loaded.framework == "torch":
+        import torch
+
+        progress("fold BN: folding BatchNorm and checking outputs")
+        example = torch.randn(1, *loaded.card.input_shape[1:], generator=torch.Generator().manual_seed(0))
+        loaded.module, report = fold_batchnorm(loaded.module, example)
+        result.fold = report.to_dict()
+        progress(f"fold BN: {report.folded} folded, max relative change {report.relative_diff:.1e}")
+    else:  # Keras: TF's converter folds BatchNorm into the convs itself
+        result.fold = {"folded": 0, "note": "Keras model: BatchNorm is folded by the TFLite converter"}
 
     reference = reference_engine(loaded).run(evalset.arrays)
 
     for exporter in exporters:
-        for precision in precisions:
+        for precision in precisions_of[exporter.format]:
             req = ExportRequest(loaded, out_dir, precision, calibration=calib, quant=quant,
-                                progress=progress, fold_report=result.fold)
+                                progress=progress, fold_report=result.fold, options=options or {})
             art = exporter.export(req)
             progress(f"validate: {art.path.name} on {len(evalset)} held-out images")
             art.meta["accuracy"] = validate_outputs(reference, art.path, evalset)

@@ -20,23 +20,67 @@ from .results_options import command_line, db_options, open_db
 @click.option("--calib-method", default="minmax", show_default=True, help="minmax, percentile or entropy.")
 @click.option("--calib-samples", default=100, show_default=True, help="Calibration images used at most.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True)
+@click.option("--framework", type=click.Choice(["torch", "keras"]),
+              help="Export a zoo model's PyTorch build (default) or its Keras build. Keras files (.keras/.h5/SavedModel) are keras.")
+@click.option("--io-dtype", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True,
+              help="Input/output type of int8 .tflite files (uint8: TFLite Task Library / ML Kit; float32: float interface).")
+@click.option("--fp16", is_flag=True, help="Also write a .tflite with float16 weights.")
+@click.option("--int16x8", is_flag=True, help="Also write a 16x8 .tflite (int16 activations, int8 weights).")
+@click.option("--float-fallback", is_flag=True,
+              help="int8 .tflite: keep ops that have no int8 kernel in float instead of failing.")
 @db_options
 @json_option
 @handle_errors
-def command(model, formats, int8, calib, data, calib_method, calib_samples, out_dir, db_path, no_record, as_json,
-            **model_kw):
+def command(model, formats, int8, calib, data, calib_method, calib_samples, out_dir, framework, io_dtype, fp16,
+            int16x8, float_fallback, db_path, no_record, as_json, **model_kw):
     """Export MODEL (a zoo name, a TorchScript/.pt2 file, or package.module:factory)."""
     from ..pipeline import DataOptions, export
     from ..quantize import QuantConfig
 
     quant = QuantConfig(method=calib_method, samples=calib_samples)  # validate flags first
     db = open_db(db_path, no_record)  # an unusable database fails before the slow work
-    loaded = resolve_model(model, **model_kw)
+    extra, options = _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback)
+    loaded = _resolve(model, framework, model_kw)
     result = export(loaded, out_dir, list(formats) or None, int8=int8,
-                    data=DataOptions(calib=calib, eval=data), quant=quant, progress=progress)
+                    data=DataOptions(calib=calib, eval=data), quant=quant, progress=progress,
+                    extra_precisions=extra, options=options)
     if db:
         db.record_export(result.artifacts, command=command_line())
     emit(result.to_dict(), as_json, _human)
+
+
+def _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback):
+    """The TFLite-only flags: extra precisions and TfliteOptions (refused without tflite)."""
+    from ..errors import ConfigError
+
+    extra = [p for p, on in (("fp16", fp16), ("int16x8", int16x8)) if on]
+    if formats and "tflite" not in formats and (extra or float_fallback or io_dtype != "int8"):
+        raise ConfigError("--fp16, --int16x8, --io-dtype and --float-fallback apply to .tflite files; "
+                          "add --format tflite")
+    from ..export.tflite_export import TfliteOptions
+
+    return {"tflite": extra}, {"tflite": TfliteOptions(io_dtype=io_dtype, float_fallback=float_fallback)}
+
+
+def _resolve(model, framework, model_kw):
+    """A zoo name as its PyTorch build or (--framework keras) its Keras build; Keras files as Keras."""
+    from ..errors import ConfigError
+
+    weights = model_kw.get("weights")
+    keras_weights = None
+    if framework == "keras" and weights is not None and Path(weights).suffix.lower() in (".h5", ".keras"):
+        keras_weights, model_kw = weights, {**model_kw, "weights": None}
+    loaded = resolve_model(model, **model_kw)
+    if framework == "torch" and loaded.framework == "keras":
+        raise ConfigError(f"'{model}' is a Keras model; export it with --framework keras (or without --framework)")
+    if framework == "keras" and loaded.framework == "torch":
+        from ..zoo.keras import has_twin, to_keras
+
+        if not has_twin(loaded.card.name):
+            raise ConfigError(f"--framework keras takes a zoo model or a Keras file; '{model}' is a PyTorch model")
+        progress(f"keras: building the Keras version of {loaded.card.name}")
+        loaded = to_keras(loaded, keras_weights)
+    return loaded
 
 
 def _human(doc: dict) -> str:

@@ -37,6 +37,18 @@ def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None,
     from ..zoo import MODELS, get_model
     from ..zoo.card import Preprocess
 
+    from ..zoo.keras.user_model import is_keras_model_path
+
+    if spec not in MODELS and is_keras_model_path(spec):  # .keras / .h5 / SavedModel directory
+        from ..zoo.keras.user_model import load_keras_user_model
+        from ..zoo.user_model import card_from_options
+
+        card = card_from_options(
+            name=Path(spec).stem or Path(spec).name, input_size=input_size or 224,
+            mean=parse_triple(mean, "--mean"), std=parse_triple(std, "--std"),
+            resize=resize, color=color or "RGB", num_classes=num_classes,
+        )
+        return load_keras_user_model(spec, card)
     if is_user_model(spec) and spec not in MODELS:
         from ..zoo.user_model import card_from_options, load_user_model
 

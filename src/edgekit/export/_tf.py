@@ -10,9 +10,23 @@ from .._optional import require
 
 
 def import_tf():
-    """tensorflow, imported with its C++ INFO/WARNING logs off (TF reads the variable at import)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return require("tensorflow", extra="tflite")
+    """tensorflow, imported without its start-up chatter on the user's terminal.
+
+    TF reads TF_CPP_MIN_LOG_LEVEL once, at import; absl's "log messages before
+    absl::InitializeLog()" banner ignores it, so the import runs with fd 2 captured.
+    """
+    import logging
+    import sys
+
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with captured_stderr():
+            tf = require("tensorflow", extra="tflite")
+    else:
+        tf = sys.modules["tensorflow"]
+    logging.getLogger("absl").setLevel(logging.ERROR)  # "consider providing trackable_obj" etc.
+    tf.get_logger().setLevel(logging.ERROR)
+    return tf
 
 
 @contextlib.contextmanager

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import re
 import warnings
+
+import numpy as np
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from .._files import atomic_path
-from ..errors import ConfigError, MissingDependencyError, UnsupportedError
-from ..quantize.tflite_int8 import IO_DTYPES, check_quant_config, configure
+from ..errors import ConfigError, UnsupportedError
+from ..quantize.tflite_int8 import IO_DTYPES, check_quant_config, convert_float, quantize
 from ._tf import captured_stderr, import_tf
 from .artifact import Artifact, artifact_name, tool_versions
 from .base import EXPORTERS, ExportRequest
@@ -51,7 +53,7 @@ class TfliteExporter:
     requires = ("tensorflow",)
 
     def __init__(self) -> None:
-        self._graph_cache: Optional[tuple] = None  # (module, input_shape, frozen fn, info)
+        self._graph_cache: Optional[tuple] = None  # (module, input_shape, frozen fn, info, keras model)
 
     def check(self, framework: str, precision: str, quant=None, options=None) -> None:
         """Refuse what the TF converter cannot do before any slow work."""
@@ -71,9 +73,17 @@ class TfliteExporter:
         tf = import_tf()
         frozen, info = self._frozen_graph(loaded, req.progress)
         req.progress(f"tflite {req.precision}: converting ({info['route']})")
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-        qsummary = configure(converter, req.precision, req.calibration, req.quant, opts.io_dtype, opts.float_fallback)
-        data = _convert(converter)
+        if req.precision in ("fp32", "fp16"):
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+            qsummary = convert_float(converter, req.precision)
+            data = _convert(converter)
+        else:
+            if info["route"] == "keras-twin":
+                frozen = self._bias_corrected(loaded, frozen, req)
+                info = {**info, "bias_correction": True}
+            data, qsummary = quantize(lambda: tf.lite.TFLiteConverter.from_concrete_functions([frozen]),
+                                      req.precision, req.calibration, req.quant, opts.io_dtype,
+                                      opts.float_fallback, run=_convert)
         meta = self.finish(req, opts, data, final, info, qsummary)
         art = Artifact(final, "tflite", req.precision, loaded.card.to_dict(), loaded.provenance(), meta)
         art.save_sidecar()
@@ -107,6 +117,25 @@ class TfliteExporter:
                      f"{report['transpose_ops']} Transpose ops)")
         return meta
 
+    def _bias_corrected(self, loaded, frozen, req):
+        """The int8 graph: the twin's biases corrected for int8 weight rounding (torch route only)."""
+        from ..quantize.bias_correction import bias_corrections
+
+        kmodel = self._graph_cache[4]
+        n = min(len(req.calibration), req.quant.samples)
+        corr = bias_corrections(loaded.module, req.calibration.arrays[:n], req.quant.per_channel)
+        saved = []
+        try:
+            for layer in kmodel.layers:
+                if layer.name in corr and getattr(layer, "use_bias", False):
+                    bias = layer.weights[-1]
+                    saved.append((bias, bias.numpy()))
+                    bias.assign(saved[-1][1] + corr[layer.name].astype(np.float32))
+            return freeze(kmodel, _nhwc_input_shape(kmodel, loaded.card.input_shape))
+        finally:
+            for var, value in saved:  # the cached fp32 graph is frozen already; keep the model float-exact
+                var.assign(value)
+
     def _frozen_graph(self, loaded, progress):
         """Trace + freeze the Keras model once; reused by every precision of this export."""
         module = loaded.module
@@ -134,7 +163,7 @@ class TfliteExporter:
             check_twin(module, kmodel, shape, twin.report, run=lambda x: _first_output(frozen(tf.constant(x))))
             info["keras_twin"] = twin.report.to_dict()
             progress(f"tflite: Keras twin matches PyTorch (max diff {twin.report.relative_diff:.1e} of the logit range)")
-        self._graph_cache = (module, shape, frozen, info)
+        self._graph_cache = (module, shape, frozen, info, kmodel)
         return frozen, info
 
 

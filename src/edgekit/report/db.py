@@ -79,7 +79,7 @@ class ResultsDB:
         self.path = Path(path) if path else default_db_path()
         hint = "Choose another with --db PATH (or EDGEKIT_DB), or pass --no-record"
         if self.path.is_dir():
-            raise ConfigError(f"Results database '{self.path}' is a directory. {hint}")
+            raise ConfigError(f"Cannot open results database '{self.path}': it is a directory. {hint}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)

@@ -60,7 +60,7 @@ def accuracy_vs_latency(rows: list[dict]) -> Optional[object]:
     fig = _figure(9, 4.5)
     ax = fig.add_subplot()
     for r in rows:
-        ax.scatter(r["p50_ms"], 100 * r["top1_agreement"], s=70, color=COLORS.get(r["format"], "#9467bd"),
+        ax.scatter(r["p50_ms"], 100 * r["top1_agreement"], s=90, color=COLORS.get(r["format"], "#9467bd"),
                    marker=MARKERS.get(r["precision"], "o"), edgecolor="black", linewidth=0.5)
         ax.annotate(f"{r['format']} {r['precision']}", (r["p50_ms"], 100 * r["top1_agreement"]),
                     textcoords="offset points", xytext=(6, 4), fontsize=8)

@@ -7,7 +7,9 @@ use it (tflite_runtime is there for old Raspberry Pi images with numpy 1).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import re
 from pathlib import Path
 
@@ -43,13 +45,13 @@ class TfliteEngine:
         if not path.is_file():
             raise ConfigError(f"File '{path}' does not exist")
         try:
-            self.interp = Interpreter(model_path=str(path), num_threads=threads)
-            self.interp.allocate_tensors()
+            with _quiet_fd2():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                self.interp = Interpreter(model_path=str(path), num_threads=threads)
+                self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise _load_error(path, exc) from None
         self.input = self.interp.get_input_details()[0]
         self.outputs = self.interp.get_output_details()
-        self.name = "litert"
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """(N, C, H, W) float32 -> (N, ...) float32, one sample per invoke (the file has batch 1)."""
@@ -79,6 +81,23 @@ class TfliteEngine:
 
     def __exit__(self, *exc):
         self.close()
+
+
+@contextlib.contextmanager
+def _quiet_fd2():
+    """Silence the runtime's C++ INFO line on stderr while an interpreter is created."""
+    try:
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:

@@ -39,7 +39,7 @@ def has_twin(name: str) -> bool:
 
 def keras_twin(loaded, check: bool = True) -> KerasTwin:
     """Build the Keras twin of a torch LoadedModel of the zoo and copy its weights exactly."""
-    from ..._optional import require
+    from ...export._tf import import_tf
     from .transfer import check_twin, transfer_weights
 
     name = loaded.card.name
@@ -47,7 +47,7 @@ def keras_twin(loaded, check: bool = True) -> KerasTwin:
         raise UnsupportedError(
             f"'{name}' has no Keras twin (zoo models have one: {', '.join(KERAS_BUILDERS.names())})"
         )
-    require("keras", extra="keras")
+    import_tf()  # keras' backend, imported quietly
     kmodel = KERAS_BUILDERS.get(name)(loaded.module.eval(), loaded.card.preprocess.crop, name=name)
     report = transfer_weights(loaded.module, kmodel)
     if check:

@@ -1,0 +1,111 @@
+"""Does edgekit's harness change what it measures? Its median vs a bare loop over the same
+engine and file, and the spread of its median over 5 repeats, at 1 thread.
+
+    PYTHONPATH=src python benchmarks/bench_harness_overhead.py [--out DIR] [--repeats 5] [--min-seconds 2]
+
+For each MobileNetV2 fp32 and int8 file (every installed format): each repeat runs edgekit's
+measurement (runner.py in a fresh process) and a bare loop (a few lines of the runtime's own
+API, in a fresh process, same thread count, same warm-up, same number of runs), alternating
+which goes first. Reported: median of edgekit/bare median ratios (goal: within 3%), and the
+spread (max-min)/median of edgekit's 5 medians (goal: <= 5%). Exit 1 if a goal is missed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from _mobilenet_files import mobilenet_files
+
+BARE = r"""
+import json, sys, time, numpy as np
+path, engine, runs, warm = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+if engine == "onnxruntime":
+    import onnxruntime as ort
+    o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1
+    s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+    i = s.get_inputs()[0]
+    x = np.random.default_rng(0).standard_normal([d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
+    feed = {i.name: x}
+    step = lambda: s.run(None, feed)
+elif engine == "litert":
+    from ai_edge_litert.interpreter import Interpreter
+    it = Interpreter(model_path=path, num_threads=1); it.allocate_tensors()
+    d, o = it.get_input_details()[0], it.get_output_details()[0]
+    x = np.random.default_rng(0).standard_normal(d["shape"]).astype(np.float32)
+    if d["dtype"] != np.float32:
+        sc, zp = d["quantization"]
+        x = np.clip(np.round(x / sc + zp), -128, 127).astype(d["dtype"])
+    def step():
+        it.set_tensor(d["index"], x); it.invoke(); it.get_tensor(o["index"])
+else:
+    import openvino as ov
+    core = ov.Core(); m = core.read_model(path); m.reshape([1, 3, 224, 224])
+    c = core.compile_model(m, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1,
+                                      "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1})
+    r = c.create_infer_request()
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    step = lambda: r.infer({0: x})
+t_end = time.perf_counter() + warm
+while time.perf_counter() < t_end:
+    step()
+ts = []
+for _ in range(runs):
+    t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)
+print(json.dumps({"p50_ms": float(np.median(ts)) * 1e3, "runs": runs}))
+"""
+ENGINE = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino"}
+
+
+def bare(path: Path, engine: str, runs: int, warm: float) -> float:
+    out = subprocess.run([sys.executable, "-c", BARE, str(path), engine, str(runs), str(warm)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["p50_ms"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=Path("edgekit-out/bench-mobilenet_v2"))
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--min-seconds", type=float, default=2.0)
+    ap.add_argument("--min-runs", type=int, default=50)
+    args = ap.parse_args()
+
+    from edgekit.runtime_bench.measure import BenchConfig, measure, plan
+
+    cfg = BenchConfig(threads=(1,), min_runs=args.min_runs, min_seconds=args.min_seconds, warmup_seconds=0.5)
+    ok = True
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    for (fmt, precision), path in mobilenet_files(args.out).items():
+        job = plan([path], cfg)
+        ek, br, ratios = [], [], []
+        runs = args.min_runs  # replaced by edgekit's own run count (repeat 1 measures edgekit first)
+        for i in range(args.repeats):
+            order = ("edgekit", "bare") if i % 2 == 0 else ("bare", "edgekit")
+            got = {}
+            for who in order:
+                if who == "edgekit":
+                    r = measure(job, cfg)[0]
+                    got[who], runs = r["stats"]["p50_ms"], r["stats"]["runs"]
+                else:  # as many runs as edgekit's loop took
+                    got[who] = bare(path, ENGINE[fmt], runs, 0.5)
+            ek.append(got["edgekit"])
+            br.append(got["bare"])
+            ratios.append(got["edgekit"] / got["bare"])
+        ratio = statistics.median(ratios)
+        spread = (max(ek) - min(ek)) / statistics.median(ek)
+        good = abs(ratio - 1) <= 0.03 and spread <= 0.05
+        ok &= good
+        print(f"{path.name:28s} edgekit p50 {statistics.median(ek):6.3f} ms, bare {statistics.median(br):6.3f} ms, "
+              f"ratio {ratio:.3f} (per repeat {', '.join(f'{x:.3f}' for x in ratios)}), "
+              f"edgekit spread over {args.repeats} repeats {100 * spread:.1f}% {'ok' if good else 'MISSED'}")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""OpenVINO export (IR fp32, NNCF int8) of MobileNetV2 with torchvision's weights, judged on real
+photos the calibration never saw; the "openvino" engine really runs f32, bf16 is its own engine."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("openvino")
+pytest.importorskip("nncf")
+torch = pytest.importorskip("torch")
+
+from edgekit.data import load_image_set, split_calibration_eval  # noqa: E402
+from edgekit.errors import UnsupportedError  # noqa: E402
+from edgekit.export import EXPORTERS, ExportRequest, sidecar_path  # noqa: E402
+from edgekit.fold_bn import fold_batchnorm  # noqa: E402
+from edgekit.quantize import QuantConfig  # noqa: E402
+from edgekit.runtime_bench.engines import ENGINES, open_engine  # noqa: E402
+from edgekit.runtime_bench.engines.reference_engine import reference_engine  # noqa: E402
+from edgekit.runtime_bench.metrics import agreement  # noqa: E402
+from edgekit.zoo import get_model  # noqa: E402
+
+RUNNER = Path(__file__).resolve().parents[1] / "src" / "edgekit" / "runtime_bench" / "runner.py"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, mobilenet_v2_weights, photos_dir):
+    # edgekit's own deterministic split (what `edgekit export --calib PHOTOS` does): 39 / 39.
+    # Agreement depends on the split (84-96% over random halves, see quantize/openvino_int8.py).
+    loaded = get_model("mobilenet_v2", mobilenet_v2_weights)
+    loaded.module, fold = fold_batchnorm(loaded.module, torch.randn(2, 3, 224, 224))
+    calib, evalset = split_calibration_eval(load_image_set(photos_dir, loaded.card.preprocess), 0.5)
+    assert not set(calib.names) & set(evalset.names)
+    out = tmp_path_factory.mktemp("ov")
+    arts = {p: EXPORTERS.get("openvino").export(ExportRequest(loaded, out, p, calibration=calib, quant=QuantConfig(),
+                                                              fold_report=fold.to_dict()))
+            for p in ("fp32", "int8")}
+    reference = reference_engine(loaded).run(evalset.arrays)
+    return arts, evalset, reference, out
+
+
+def test_int8_agrees_with_float_on_held_out_photos(exported):
+    arts, evalset, reference, _ = exported
+    with open_engine(arts["int8"].path) as eng:
+        assert eng.precision_hint == "f32"
+        result = agreement(reference, eng.run(evalset.arrays), evalset.names, evalset.labels)
+    assert result["samples"] >= 30
+    assert result["top1_agreement"] >= 0.90, result["disagreements"]
+    assert result["cosine_mean"] > 0.97
+    meta = arts["int8"].meta
+    assert meta["quantization"]["engine"] == "nncf.quantize" and meta["calibration"]["count"] >= 30
+
+
+def test_fp32_ir_matches_float_exactly(exported):
+    arts, evalset, reference, _ = exported
+    with open_engine(arts["fp32"].path) as eng:  # "openvino": f32 forced, so no bf16 drift
+        result = agreement(reference, eng.run(evalset.arrays))
+    assert result["top1_agreement"] == 1.0 and result["cosine_min"] > 0.99999
+
+
+def test_files_sidecar_and_size(exported):
+    arts, _, _, out = exported
+    for precision, art in arts.items():
+        assert art.path.suffix == ".xml" and art.path.with_suffix(".bin").is_file()
+        doc = json.loads(sidecar_path(art.path).read_text())
+        assert doc["format"] == "openvino" and doc["precision"] == precision
+        assert doc["card"]["name"] == "mobilenet_v2" and doc["meta"]["weights_dtype_on_disk"] == "fp32"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp dirs left behind
+    fp32, int8 = (arts[p].path.with_suffix(".bin").stat().st_size for p in ("fp32", "int8"))
+    assert fp32 > 13e6 and int8 < fp32 / 3  # fp32 weights kept fp32 (not fp16-compressed); int8 weights
+
+
+def test_bf16_is_its_own_engine(exported):
+    import openvino as ov
+
+    arts, evalset, _, _ = exported
+    assert {"openvino", "openvino-bf16"} <= set(ENGINES.names())
+    with ENGINES.get("openvino-bf16")(arts["fp32"].path) as eng:
+        assert eng.name == "openvino-bf16"
+        if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            assert eng.precision_hint == "bf16"
+        assert eng.run(evalset.arrays[:2]).shape == (2, 1000)
+
+
+def test_runner_times_the_int8_ir(exported, tmp_path):
+    arts, evalset, _, _ = exported
+    x = evalset.arrays[:2]
+    np.save(tmp_path / "x.npy", x)
+    proc = subprocess.run([sys.executable, str(RUNNER), "--model", str(arts["int8"].path), "--min-runs", "3",
+                           "--min-seconds", "0", "--warmup-seconds", "0", "--input-npy", str(tmp_path / "x.npy"),
+                           "--output-npy", str(tmp_path / "y.npy"), "--json-out", str(tmp_path / "r.json")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["engine"] == "openvino" and doc["precision_hint"] == "f32" and doc["stats"]["runs"] >= 3
+    with open_engine(arts["int8"].path) as eng:
+        assert np.allclose(np.load(tmp_path / "y.npy"), eng.run(x), atol=1e-4)
+
+
+def test_entropy_calibration_refused():
+    from edgekit.quantize.openvino_int8 import quantize_openvino
+
+    with pytest.raises(UnsupportedError, match="minmax or percentile"):
+        quantize_openvino(None, None, QuantConfig(method="entropy"))
