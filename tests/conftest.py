@@ -66,3 +66,17 @@ def assert_clean_error(proc, *needles: str) -> str:
     for n in needles:
         assert n.lower() in errors[0].lower(), errors[0]
     return errors[0]
+
+
+@pytest.fixture(scope="session")
+def mobilenet_v2_export(tmp_path_factory, mobilenet_v2_weights, split_photos):
+    """`edgekit export mobilenet_v2 --weights W --int8 --calib C --data E` once per session,
+    every format edgekit supports; tests of each format read the files and the JSON result."""
+    import json
+
+    calib, evald = split_photos
+    out = tmp_path_factory.mktemp("mobilenet_v2_export")
+    proc = run_cli("export", "mobilenet_v2", "--weights", mobilenet_v2_weights, "--int8",
+                   "--calib", calib, "--data", evald, "--out", out, "--json", timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads(proc.stdout)
