@@ -122,6 +122,7 @@ def test_report_command_and_errors(tmp_path):
     assert Path(written["html"]).is_file() and Path(written["md"]).is_file()
 
 
+@pytest.mark.slow
 def test_run_main_job_end_to_end(tmp_path, mobilenet_v2_weights):
     """`edgekit run mobilenet_v2 --int8` with short bench settings: every format and precision
     exported, validated, benched (plus the PyTorch model), recorded, reported."""

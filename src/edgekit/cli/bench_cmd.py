@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from .common import emit, handle_errors, json_option, progress, table
+from .device_bench import device_options, run_on_devices
 from .results_options import command_line, db_options, open_db
 
 COLUMNS = [("file", "file"), ("engine", "engine"), ("threads", "thr"), ("runs", "runs"), ("p50_ms", "p50 ms"),
@@ -51,8 +52,9 @@ def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_se
 @db_options
 @json_option
 @handle_errors
+@device_options
 def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, no_interleave,
-            label, db_path, no_record, as_json):
+            label, db_path, no_record, as_json, devices):
     """Time FILES (.onnx, .tflite, OpenVINO .xml), each in its own fresh process.
 
     Several files are interleaved (rounds A B A B ...) so drift hits all alike; int8 files are
@@ -63,6 +65,8 @@ def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs,
     cfg = bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, engine,
                        interleave=not no_interleave)
     db = open_db(db_path, no_record)
+    if devices.wanted():  # --device URI...: measured there (cli/device_bench.py)
+        return run_on_devices(files, cfg, devices, db, label, as_json)
     doc = bench(list(files), cfg, progress)
     if db is not None:
         doc["run_id"] = db.record_bench(doc["results"], label=label, command=command_line())

@@ -108,8 +108,13 @@ def build_metadata(name: str, description: str, version: str, author: str, licen
     return bytes(b.Output())
 
 
-def populate(model_bytes: bytes, metadata: bytes, files: dict[str, bytes]) -> bytes:
-    """Insert ``metadata`` as the TFLITE_METADATA buffer and append ``files`` as a zip."""
+def populate(model_bytes: bytes, metadata: bytes, files: dict[str, bytes],
+             io_names: Optional[tuple] = None) -> bytes:
+    """Insert ``metadata`` as the TFLITE_METADATA buffer and append ``files`` as a zip.
+
+    ``io_names`` = (input name, output name) renames subgraph 0's I/O tensors on the way
+    (the converter calls the output of a frozen graph "Identity").
+    """
     import flatbuffers
 
     from ..inspect.tflite_inspect import load_model, schema
@@ -117,6 +122,10 @@ def populate(model_bytes: bytes, metadata: bytes, files: dict[str, bytes]) -> by
     fb = schema()
     load_model(model_bytes, "converted model")
     model = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(model_bytes, 0))
+    if io_names:
+        sg = model.subgraphs[0]
+        for idx, name in ((sg.inputs[0], io_names[0]), (sg.outputs[0], io_names[1])):
+            sg.tensors[int(idx)].name = name
     buf = fb.BufferT()
     buf.data = metadata
     model.buffers = model.buffers or []

@@ -15,6 +15,7 @@ What counts:
 from __future__ import annotations
 
 import importlib
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Optional, Union
@@ -170,13 +171,19 @@ def _name(tensor) -> str:
     return n.decode("utf-8", "replace") if n else ""
 
 
-def layer_of(tensor_name: str) -> str:
-    """The Keras/PyTorch layer a converter tensor name comes from ('model/features.3.conv/Sin' -> 'features.3.conv')."""
+def layer_of(tensor_name: str, known: Optional[set] = None) -> str:
+    """The Keras/PyTorch layer a converter tensor name comes from ('model/features.3.conv/Sin' -> 'features.3.conv').
+
+    With ``known`` layer names, Keras' call-scope suffix ('norm_1' for layer 'norm') is undone.
+    """
     first = tensor_name.split(";")[0]
     parts = [p for p in first.split("/") if p]
-    if len(parts) >= 3:
-        return parts[-2]
-    return parts[0] if parts else tensor_name
+    name = parts[-2] if len(parts) >= 3 else (parts[0] if parts else tensor_name)
+    if known is not None and name not in known:
+        base = re.sub(r"_\d+$", "", name)
+        if base in known:
+            return base
+    return name
 
 
 def _io(tensor, type_names) -> dict:

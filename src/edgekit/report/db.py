@@ -80,6 +80,9 @@ class ResultsDB:
         hint = "Choose another with --db PATH (or EDGEKIT_DB), or pass --no-record"
         if self.path.is_dir():
             raise ConfigError(f"Cannot open results database '{self.path}': it is a directory. {hint}")
+        blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise ConfigError(f"Cannot open results database '{self.path}': '{blocker}' is a file, not a folder. {hint}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)

@@ -7,7 +7,8 @@ from .markdown import COLUMNS, METHOD, environment_lines, fmt, ratio_lines
 
 STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 24px; color: #222; }
-table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 12px; margin: 8px 0 16px; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
 img.plot { display: block; max-width: 100%; margin: 8px 0 24px; }
@@ -21,9 +22,9 @@ def render(doc: dict, rows: list[dict], plot_uris: dict) -> str:
              f"<title>{e(doc['title'])}</title><style>{STYLE}</style></head><body>",
              f"<h1>{e(doc['title'])}</h1>", "<div class='env'>"]
     parts += [f"<div>{e(line)}</div>" for line in environment_lines(doc)]
-    parts += ["</div>", "<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in COLUMNS) + "</tr></thead><tbody>"]
+    parts += ["</div>", "<div class='scroll'><table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in COLUMNS) + "</tr></thead><tbody>"]
     parts += ["<tr>" + "".join(f"<td>{e(fmt(k, r.get(k)))}</td>" for k, _ in COLUMNS) + "</tr>" for r in rows]
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     if doc.get("ratios"):
         parts += ["<h2>int8 speed-up</h2><ul>"] + [f"<li>{e(line)}</li>" for line in ratio_lines(doc)] + ["</ul>"]
     titles = {"latency": "Latency distribution", "accuracy": "Accuracy vs latency", "size": "Size"}

@@ -84,7 +84,7 @@ def size_by_format(rows: list[dict]):
     precisions = sorted({p for _, p in sizes}, key=lambda p: list(MARKERS).index(p) if p in MARKERS else 99)
     fig = _figure(7, 3.8)
     ax = fig.add_subplot()
-    width = 0.8 / max(len(precisions), 1)
+    width = min(0.8 / max(len(precisions), 1), 0.3)
     for i, p in enumerate(precisions):
         xs = [j + i * width for j, f in enumerate(formats) if (f, p) in sizes]
         ys = [sizes[(f, p)] for f in formats if (f, p) in sizes]

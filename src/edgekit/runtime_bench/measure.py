@@ -200,27 +200,33 @@ class _Served:
     """One runner process in --serve mode."""
 
     def __init__(self, job: Job, cfg: BenchConfig, json_out: Path, errlog: Path) -> None:
-        self.job, self.json_out, self.errlog = job, json_out, errlog
+        self.job, self.json_out = job, json_out
         self._err = open(errlog, "w+")
         self.proc = subprocess.Popen(_argv(job, cfg, json_out) + ["--serve"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._err, text=True, env=_env())
         self.runs = 0
         self.timed_ms = 0.0
 
+    def send(self, line: str) -> None:
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:  # it died: reply() reports why
+            pass
+
     def reply(self, timeout: float) -> dict:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""
-        if not line:
+        if not line:  # exited (its JSON says why) or hung (killed here)
             self.proc.kill()
             self.proc.wait()
-            self._err.seek(0)
-            _read_result(self.job, self.json_out, self.proc.returncode or 1, self._err.read())
-            raise DeviceError(f"bench of '{self.job.label}' stopped answering")  # pragma: no cover
+            self.result()
+            raise DeviceError(f"bench of '{self.job.label}' stopped answering")
         return json.loads(line)
 
-    def send(self, line: str) -> None:
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
+    def result(self) -> dict:
+        self._err.seek(0)
+        return _read_result(self.job, self.json_out, self.proc.returncode, self._err.read())
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -255,8 +261,7 @@ def _interleaved(jobs: list[Job], cfg: BenchConfig, td: Path, progress) -> list[
             s.send("finish")
             s.reply(60)
             s.proc.wait(timeout=60)
-            s._err.seek(0)
-            results.append(_read_result(s.job, s.json_out, s.proc.returncode, s._err.read()))
+            results.append(s.result())
         return results
     finally:
         for s in served:

@@ -2,7 +2,8 @@
 
 Runs on the host (in a fresh process per file) and on devices (pushed next to the model).
 Imports only the standard library, numpy and the runtime it uses -- never edgekit, torch
-or (unless it is the last fallback for .tflite) tensorflow. Python >= 3.8.
+or (unless it is the last fallback for .tflite) tensorflow. Python >= 3.8. One file on
+purpose (it is copied to devices as is), hence longer than edgekit's other modules.
 
     python runner.py --model PATH [--engine auto|litert|onnxruntime|openvino]
         [--threads 1] [--warmup 1] [--warmup-seconds 0.5] [--min-runs 50] [--min-seconds 1]
@@ -89,7 +90,7 @@ def openvino_config(threads, precision_hint="f32"):
             "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
 
 
-# ---- runtimes: each gives input_spec(), prepare(float32 sample), run_once(), output() ----
+# ---- runtimes: each has name, shape, dtype, quant; prepare(float32 sample), run_once(), output() ----
 
 class OnnxRuntimeBackend:
     engine = "onnxruntime"
@@ -510,7 +511,10 @@ def main(argv=None, parser=None, opener=None):
     channel = _Channel() if args.serve else None
     try:
         result = run_benchmark(args, channel, opener)
-    except RunnerError as exc:
+    except Exception as exc:  # a runtime failing mid-run too: one line and the JSON contract
+        if not isinstance(exc, RunnerError):
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            exc = RunnerError("running %s failed: %s: %s" % (args.model, type(exc).__name__, first))
         code = {"usage": EXIT_USAGE, "missing_runtime": EXIT_MISSING}.get(exc.kind, EXIT_RUNTIME)
         sys.stderr.write("runner error: %s\n" % exc)
         if args.json_out not in (None, "-"):

@@ -75,22 +75,14 @@ def transfer_weights(module, kmodel) -> TwinReport:
 
 
 def check_twin(module, kmodel, input_shape, report: TwinReport, tolerance: float = TOLERANCE,
-               seed: int = 0, run=None) -> TwinReport:
-    """Run both on the same random NCHW batch; raise if the twin's logits differ.
-
-    ``run(x_nhwc_one_sample) -> array`` replaces the eager Keras call (the exporter passes
-    its frozen graph function, which it traces anyway and which runs much faster).
-    """
+               seed: int = 0) -> TwinReport:
+    """Run both on the same random NCHW batch; raise if the twin's logits differ."""
     import torch
 
     x = torch.randn(2, *input_shape[1:], generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         ref = module.eval()(x).numpy()
-    nhwc = x.numpy().transpose(0, 2, 3, 1)
-    if run is None:
-        got = np.asarray(kmodel(nhwc, training=False))
-    else:
-        got = np.concatenate([np.asarray(run(nhwc[i:i + 1])) for i in range(len(nhwc))])
+    got = np.asarray(kmodel(x.numpy().transpose(0, 2, 3, 1), training=False))
     if got.shape != ref.shape:
         raise UnsupportedError(f"The Keras twin outputs shape {got.shape}, PyTorch {ref.shape}")
     report.max_abs_diff = float(np.abs(ref - got).max())

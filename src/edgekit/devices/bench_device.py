@@ -1,0 +1,222 @@
+"""One file on one target: push, run (runner.py or benchmark_model), pull, clean up.
+
+Every result is runner.py's JSON schema plus:
+  "file" (the local path), "engine_name", "where" (device URI), and "device": what the device
+  is (probe), how it was measured ("method", pinning, the exact command), its state before and
+  after the run, and warnings (governor, heat, throttling).
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+from pathlib import Path
+from typing import Callable, Optional
+
+from ..errors import ConfigError, DeviceError
+from ..runtime_bench import runner as runner_mod
+from . import benchmark_model as bm
+from . import probe
+from .transport import check, tail
+
+RUNNER = Path(runner_mod.__file__)
+FORMAT_NAMES = {"tflite": "TFLite", "onnx": "ONNX", "openvino": "OpenVINO"}
+
+
+def no_runtime_message(target, info: dict, fmt: str) -> str:
+    py = target.python_path()
+    rts = info.get("runtimes") or {}
+    if info.get("python") is None:
+        return (f"{target.name}: no python at '{py}' on the device ({info.get('python_error', '')[:80]}); "
+                f"install python3 there and `pip install {probe.INSTALL_FOR_FORMAT[fmt]}` in a venv, "
+                "then pass its interpreter as ?python=PATH in the device URI")
+    have = ", ".join(f"{k} {v}" for k, v in rts.items() if v) or "none of numpy/ai_edge_litert/tflite_runtime/onnxruntime"
+    return (f"{target.name}: the device's {py} (Python {info['python']}) cannot run {FORMAT_NAMES[fmt]} files "
+            f"(has: {have}); install there: {py} -m pip install {probe.INSTALL_FOR_FORMAT[fmt]} "
+            "(on Raspberry Pi OS: in a venv, then use ?python=/path/to/venv/bin/python)")
+
+
+def choose_method(target, info: dict, fmt: str, engine: str) -> str:
+    """benchmark_model for .tflite on Android when the binary is at hand; runner.py otherwise."""
+    if target.kind == "adb" and fmt == "tflite" and engine == "litert":
+        if bm.find_binary(info.get("abi"), target.options.benchmark_binary) is not None:
+            return "benchmark_model"
+        if probe.runtime_for(info, fmt) is None:
+            raise DeviceError(bm.missing_binary_message(target.name, info.get("abi"))
+                              + f"; nor has its {target.python_path()} a TFLite runtime")
+        return "runner"
+    if probe.runtime_for(info, fmt) is None:
+        raise DeviceError(no_runtime_message(target, info, fmt))
+    return "runner"
+
+
+def device_block(target, info: dict, method: str, remote_dir: str, before: dict, after: dict,
+                 pinning: Optional[dict], command: list[str]) -> dict:
+    keep = ("arch", "abi", "os", "kernel", "model", "soc", "cpu_model", "cores", "clusters", "mem_total_mb",
+            "python", "runtimes", "standin", "synthetic_sysfs")
+    first = probe.state_warnings(before)
+    warnings = first + [f"after the run: {w}" for w in probe.state_warnings(after) if w not in first]
+    if info.get("standin"):
+        warnings.append("adb STAND-IN device (edgekit test rig), not a phone")
+    return {"uri": target.uri.text, "transport": target.kind, **{k: info.get(k) for k in keep},
+            "method": method, "pinning": pinning, "command": shlex.join(command), "remote_dir": remote_dir,
+            "cooldown_s": target.options.cooldown_s, "state_before": before, "state_after": after,
+            "warnings": warnings}
+
+
+def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = lambda m: None,
+                    validation_inputs: Optional[Path] = None, outputs_out: Optional[Path] = None) -> list[dict]:
+    from ..export.artifact import format_of
+    from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
+    from ..runtime_bench.measure import RUNNER_ENGINES
+
+    fmt = format_of(path)
+    engine = cfg.engine or DEFAULT_ENGINE_FOR_FORMAT[fmt]
+    if fmt not in RUNNER_ENGINES[engine][2]:
+        raise ConfigError(f"Engine {engine} cannot run {fmt} files ('{path.name}')")
+    info = target.describe()
+    method = choose_method(target, info, fmt, engine)
+    with tempfile.TemporaryDirectory(prefix="edgekit-dev-") as td, target.workdir() as d:
+        local = Path(td)
+        remote_model = f"{d}/{path.name}"
+        for f in runner_mod.model_files(str(path)):  # an OpenVINO .xml brings its .bin
+            target.transport.push(Path(f), f"{d}/{Path(f).name}", timeout=600)
+        if method == "benchmark_model":
+            results = _bench_binary(target, info, path, remote_model, d, cfg, local, progress)
+            want_outputs = validation_inputs is not None and outputs_out is not None
+            if want_outputs and probe.runtime_for(info, fmt) is not None:
+                _outputs_only(target, d, remote_model, engine, validation_inputs, outputs_out, local, progress)
+            elif want_outputs:
+                results[0]["validation"] = {"status": "unavailable", "reason": (
+                    f"benchmark_model cannot return outputs and {target.python_path()} on the device has "
+                    "no numpy + TFLite runtime")}
+        else:
+            results = _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progress,
+                                    validation_inputs, outputs_out)
+    for r in results:
+        r["file"], r["engine_name"], r["where"] = str(path), engine, target.uri.text
+    return results
+
+
+# ---- runner.py ----
+
+def _runner_argv(target, d: str, remote_model: str, engine: str, threads: int, cfg, json_out: str,
+                 inputs: Optional[str] = None, outputs: Optional[str] = None, quick: bool = False) -> list[str]:
+    from ..runtime_bench.measure import RUNNER_ENGINES
+
+    eng, hint, _ = RUNNER_ENGINES[engine]
+    argv = [target.python_path(), f"{d}/runner.py", "--model", remote_model, "--engine", eng,
+            "--threads", str(threads), "--json-out", json_out]
+    if quick:  # outputs only: one timed run, no warm-up
+        argv += ["--warmup", "0", "--warmup-seconds", "0", "--min-runs", "1", "--min-seconds", "0", "--no-times"]
+    else:
+        argv += ["--warmup", str(cfg.warmup_runs), "--warmup-seconds", str(cfg.warmup_seconds),
+                 "--min-runs", str(cfg.min_runs), "--min-seconds", str(cfg.min_seconds),
+                 "--max-seconds", str(cfg.max_seconds)]
+        if not cfg.keep_times:
+            argv.append("--no-times")
+    if hint:
+        argv += ["--precision-hint", hint]
+    if inputs:
+        argv += ["--input-npy", inputs, "--output-npy", outputs]
+    return argv
+
+
+def _run_runner(target, argv: list[str], json_remote: str, local: Path, path: Path, timeout: float) -> dict:
+    r = target.transport.run(argv, timeout=timeout)
+    json_local = local / Path(json_remote).name
+    doc = None
+    try:
+        target.transport.pull(json_remote, json_local, timeout=120)
+        doc = json.loads(json_local.read_text())
+    except (DeviceError, json.JSONDecodeError, OSError):
+        if r.ok:
+            raise
+    if doc is not None and "error" in doc:
+        if doc.get("error_kind") == "missing_runtime":
+            fmt = {".tflite": "tflite", ".onnx": "onnx"}.get(path.suffix.lower(), "openvino")
+            raise DeviceError(no_runtime_message(target, target.describe(), fmt) + f" [runner: {doc['error']}]")
+        raise DeviceError(f"{target.name}: {path.name}: {doc['error']}")
+    if not r.ok or doc is None:
+        raise DeviceError(f"{target.name}: runner.py failed on {path.name} (exit {r.returncode}): "
+                          f"{tail(r.stderr) or tail(r.stdout) or 'no output'}")
+    return doc
+
+
+def _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progress, inputs, outputs_out):
+    target.transport.push(RUNNER, f"{d}/runner.py")
+    remote_in = remote_out = None
+    if inputs is not None and outputs_out is not None:
+        remote_in, remote_out = f"{d}/inputs.npy", f"{d}/outputs.npy"
+        target.transport.push(inputs, remote_in, timeout=600)
+    results = []
+    for i, threads in enumerate(cfg.threads):
+        target.cooldown(progress)
+        progress(f"{target.name}: bench {path.name} ({engine}, {threads} thread(s)) with runner.py")
+        json_remote = f"{d}/result-{i}.json"
+        first = i == 0 and remote_in is not None
+        argv = _runner_argv(target, d, remote_model, engine, threads, cfg, json_remote,
+                            remote_in if first else None, remote_out if first else None)
+        before = target.state()
+        doc = _run_runner(target, argv, json_remote, local, path, cfg.max_seconds * 2 + 600)
+        after = target.state()
+        if first:
+            target.transport.pull(remote_out, outputs_out, timeout=300)
+        doc["device"] = device_block(target, info, f"runner.py ({doc.get('runtime')} {doc.get('runtime_version')})",
+                                     d, before, after, None, argv)
+        results.append(doc)
+    return results
+
+
+def _outputs_only(target, d, remote_model, engine, inputs, outputs_out, local, progress) -> None:
+    progress(f"{target.name}: validation outputs with runner.py")
+    target.transport.push(RUNNER, f"{d}/runner.py")
+    target.transport.push(inputs, f"{d}/inputs.npy", timeout=600)
+    argv = _runner_argv(target, d, remote_model, engine, 1, None, f"{d}/outputs.json", f"{d}/inputs.npy",
+                        f"{d}/outputs.npy", quick=True)
+    _run_runner(target, argv, f"{d}/outputs.json", local, Path(remote_model), 1800)
+    target.transport.pull(f"{d}/outputs.npy", outputs_out, timeout=300)
+
+
+# ---- benchmark_model (Android) ----
+
+def _bench_binary(target, info, path, remote_model, d, cfg, local, progress) -> list[dict]:
+    from .._files import sha256
+
+    binary = bm.find_binary(info.get("abi"), target.options.benchmark_binary)
+    bininfo = bm.check_binary(binary, info.get("abi"), target.name)
+    bininfo["sha256"] = sha256(binary)
+    remote_bin = f"{d}/benchmark_model"
+    target.transport.push(binary, remote_bin, timeout=600)
+    check(target.transport, ["chmod", "755", remote_bin], "chmod of benchmark_model")
+    sha, size = sha256(path), sum(Path(f).stat().st_size for f in runner_mod.model_files(str(path)))
+    results = []
+    for threads in cfg.threads:
+        target.cooldown(progress)
+        pin = probe.big_core_mask(info.get("cpus") or [], threads) if "taskset" in info.get("tools", []) else None
+        argv = bm.command(remote_bin, remote_model, threads, cfg, pin["mask"] if pin else None)
+        progress(f"{target.name}: bench {path.name} ({threads} thread(s)) with benchmark_model"
+                 + (f", taskset {pin['mask']} (cpus {','.join(map(str, pin['cpus']))})" if pin else ""))
+        before = target.state()
+        r = target.transport.run(argv, timeout=cfg.max_seconds * 2 + 600)
+        after = target.state()
+        if not r.ok:
+            raise DeviceError(f"{target.name}: benchmark_model failed on {path.name} (exit {r.returncode}): "
+                              f"{tail(r.stderr) or tail(r.stdout) or 'no output'}")
+        parsed = bm.parse_output(r.stdout, target.name)
+        us = parsed["timings_us"]
+        standin = parsed["standin"] or bininfo["kind"] == "script"
+        results.append({
+            "schema": 1, "engine": "litert", "runtime": "benchmark_model", "runtime_version": None,
+            "model": remote_model, "model_sha256": sha, "file_size_bytes": size, "threads": threads,
+            "precision_hint": None, "load_ms": us["init"] / 1e3 if us["init"] is not None else None,
+            "first_inference_ms": us["first_inference"] / 1e3 if us["first_inference"] is not None else None,
+            "import_ms": None, "stats": bm.stats_ms(parsed), "stats_unavailable": bm.UNAVAILABLE_STATS,
+            "warmup_runs": (parsed["warmup"] or {}).get("count"), "peak_rss_mb": parsed["memory_mb"]["peak"],
+            "memory_mb": parsed["memory_mb"], "input": {"source": "random (benchmark_model)"},
+            "host": {"machine": info.get("arch"), "cpu_model": info.get("cpu_model"), "cores": info.get("cores"),
+                     "os": info.get("os"), "python": None},
+            "timer": "benchmark_model STAND-IN (python under emulation)" if standin else "benchmark_model (native)",
+            "benchmark_binary": bininfo, "benchmark_output": parsed,
+            "device": device_block(target, info, "benchmark_model", d, before, after, pin, argv)})
+    return results

@@ -1,0 +1,211 @@
+"""Targets: `connect(uri)` -> a device you can describe and benchmark on.
+
+    local                         this machine, through the same path a device takes
+    ssh://[user@]host[:port]      any Linux board (Raspberry Pi) via the user's OpenSSH setup
+    adb://SERIAL | adb://host:port  Android via the adb client (adb:// alone: the only device)
+
+Per-device settings ride on the URI's query: ``?python=/home/pi/venv/bin/python`` (the
+interpreter with numpy + a runtime; default ``python3``, ``~/`` is the device user's home) and
+``?tmpdir=DIR`` (where the per-run temp dir is made; default /tmp, /data/local/tmp on Android).
+
+A bench on a target: make a fresh temp dir there (mktemp -d), push, run, pull one JSON, and
+remove the temp dir in a finally.  Python-capable devices run edgekit's single-file runner.py
+(the same measurement as on the host); Android runs TFLite's benchmark_model pinned to the big
+cores (see benchmark_model.py), and runner.py only for validation when the phone has a python.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from .._registry import Registry
+from ..errors import ConfigError, DeviceError
+from . import probe
+from .transport import Transport, check
+
+SCHEMES: Registry[Callable[["DeviceURI", "DeviceOptions"], Transport]] = Registry("device scheme")
+QUERY_KEYS = ("python", "tmpdir")
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    ssh_config: Optional[Path] = None  # --ssh-config / EDGEKIT_SSH_CONFIG; None: ssh's own default
+    adb_server_port: Optional[int] = None  # None: the adb client's ANDROID_ADB_SERVER_PORT / 5037
+    benchmark_binary: Optional[Path] = None  # --benchmark-binary (Android)
+    cooldown_s: float = 0.0  # pause between two runs on the same device
+
+    def __post_init__(self) -> None:
+        if self.cooldown_s < 0:
+            raise ConfigError(f"--cooldown must be >= 0 seconds, got {self.cooldown_s}")
+
+
+@dataclass(frozen=True)
+class DeviceURI:
+    text: str
+    scheme: str
+    host: Optional[str] = None
+    user: Optional[str] = None
+    port: Optional[int] = None
+    serial: Optional[str] = None
+    python: str = "python3"
+    tmpdir: Optional[str] = None
+
+
+def parse_uri(text: str) -> DeviceURI:
+    usage = "Valid: local, ssh://[user@]host[:port], adb://SERIAL or adb://host:port"
+    if text in ("local", "local://"):
+        return DeviceURI("local", "local", python=sys.executable)
+    parts = urllib.parse.urlsplit(text)
+    if not parts.scheme or "://" not in text:
+        raise ConfigError(f"Device '{text}' is not a device URI. {usage}")
+    if parts.scheme not in SCHEMES:
+        raise ConfigError(SCHEMES.unknown_message(parts.scheme) + f". {usage}")
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    bad = sorted(set(query) - set(QUERY_KEYS))
+    if bad:
+        raise ConfigError(f"Unknown setting '{bad[0]}' in device URI '{text}'. Valid: {', '.join(QUERY_KEYS)}")
+    q = {k: v[-1] for k, v in query.items()}
+    if parts.path not in ("", "/"):
+        raise ConfigError(f"Device URI '{text}' has a path; use ?tmpdir=DIR for the remote directory. {usage}")
+    kw = {"python": q.get("python") or "python3", "tmpdir": q.get("tmpdir") or None}
+    if parts.scheme == "ssh":
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"Bad port in '{text}'. {usage}") from None
+        hostport = parts.netloc.rpartition("@")[2]  # not parts.hostname: that lowercases an ssh alias
+        host = hostport[1:].partition("]")[0] if hostport.startswith("[") else hostport.partition(":")[0]
+        if not host:
+            raise ConfigError(f"Device URI '{text}' names no host. {usage}")
+        return DeviceURI(text, "ssh", host=urllib.parse.unquote(host), user=urllib.parse.unquote(parts.username or "") or None,
+                         port=port, **kw)
+    serial = urllib.parse.unquote(parts.netloc)
+    if serial.startswith("-"):
+        raise ConfigError(f"Invalid adb serial '{serial}'. {usage}")
+    return DeviceURI(text, "adb", serial=serial or None, **kw)
+
+
+def _ssh(uri: DeviceURI, opts: DeviceOptions) -> Transport:
+    from .ssh import SSHTransport
+
+    return SSHTransport(uri.host, uri.user, uri.port, opts.ssh_config).open()
+
+
+def _adb(uri: DeviceURI, opts: DeviceOptions) -> Transport:
+    from .adb import AdbTransport
+
+    serial = uri.serial
+    if serial is None:  # adb:// : the one device attached
+        ready = {s: st for s, st in AdbTransport("-", opts.adb_server_port).devices().items()}
+        if len(ready) != 1:
+            raise DeviceError(f"adb:// needs a serial when {len(ready)} devices are attached "
+                              f"({', '.join(ready) or 'none'}); use adb://SERIAL")
+        serial = next(iter(ready))
+    return AdbTransport(serial, opts.adb_server_port).open()
+
+
+def _local(uri: DeviceURI, opts: DeviceOptions) -> Transport:
+    from .local import LocalTransport
+
+    return LocalTransport().open()
+
+
+SCHEMES.register("local", _local)
+SCHEMES.register("ssh", _ssh)
+SCHEMES.register("adb", _adb)
+
+
+def connect(uri: str | DeviceURI, options: Optional[DeviceOptions] = None) -> "Target":
+    """Reach the device (fails here, with one line, if it cannot be reached) and wrap it."""
+    uri = parse_uri(uri) if isinstance(uri, str) else uri
+    options = options or DeviceOptions()
+    transport = SCHEMES.get(uri.scheme)(uri, options)
+    return Target(uri, transport, options)
+
+
+class Target:
+    def __init__(self, uri: DeviceURI, transport: Transport, options: DeviceOptions) -> None:
+        self.uri, self.transport, self.options = uri, transport, options
+        self.name = transport.name
+        self._info: Optional[dict] = None
+        self._python: Optional[str] = None
+        self._runs = 0
+
+    def __enter__(self) -> "Target":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    @property
+    def kind(self) -> str:
+        return self.uri.scheme
+
+    # ---- what the device is ----
+
+    def describe(self) -> dict:
+        """Architecture, OS, CPU and clusters, governor, temperature, throttling, runtimes (cached)."""
+        if self._info is None:
+            py = self.python_path()
+            r = check(self.transport, ["sh", "-c", probe.PROBE_SCRIPT, "edgekit-probe", py, probe.PYTHON_PROBE],
+                      "device probe", timeout=120)
+            info = probe.parse_probe(r.stdout, py)
+            info.update({"uri": self.uri.text, "transport": self.kind})
+            self._info = info
+        return self._info
+
+    def python_path(self) -> str:
+        """The device's python; a leading ~/ is the device user's home (quoting keeps ~ literal)."""
+        if self._python is None:
+            py = self.uri.python
+            if py.startswith("~/"):
+                home = check(self.transport, ["sh", "-c", 'printf %s "$HOME"'], "reading $HOME").stdout.strip()
+                py = home.rstrip("/") + py[1:]
+            self._python = py
+        return self._python
+
+    def cooldown(self, progress: Callable[[str], None]) -> None:
+        """--cooldown: pause before every run on this device but the first."""
+        if self._runs and self.options.cooldown_s > 0:
+            progress(f"{self.name}: cooling down {self.options.cooldown_s:g} s")
+            time.sleep(self.options.cooldown_s)
+        self._runs += 1
+
+    def state(self) -> dict:
+        """Governors, frequencies, temperatures, throttling, load: recorded before and after each run."""
+        r = self.transport.run(["sh", "-c", probe.STATE_SCRIPT], timeout=60)
+        return probe.parse_state(probe.sections(r.stdout))
+
+    def tmp_base(self) -> str:
+        return self.uri.tmpdir or ("/data/local/tmp" if self.kind == "adb" else "/tmp")
+
+    @contextlib.contextmanager
+    def workdir(self) -> Iterator[str]:
+        """A fresh directory on the device, removed (rm -rf) whatever happens."""
+        base = self.tmp_base().rstrip("/") or "/"
+        r = check(self.transport, ["mktemp", "-d", f"{base}/edgekit.XXXXXXXX"], f"creating a temp dir in {base}")
+        d = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+        if not d.startswith(base) or "/edgekit." not in d:
+            raise DeviceError(f"{self.name}: mktemp returned an unexpected path {d!r}")
+        try:
+            yield d
+        finally:
+            self.transport.remove(d)  # only ever the directory mktemp made
+
+    def bench(self, path: Path, cfg, progress: Callable[[str], None] = lambda m: None,
+              validation_inputs: Optional[Path] = None, outputs_out: Optional[Path] = None) -> list[dict]:
+        """Time ``path`` at each of cfg.threads; results in runner.py's schema + a "device" block.
+
+        With ``validation_inputs`` (.npy) the device also runs them through the file (untimed)
+        and its float32 outputs land in ``outputs_out``."""
+        from .bench_device import bench_on_target
+
+        return bench_on_target(self, Path(path), cfg, progress, validation_inputs, outputs_out)
