@@ -93,8 +93,8 @@ def test_adb_paths_with_metacharacters(rig, models, tmp_path):
         assert r["model"].startswith(nasty + "/edgekit.") and r["model"].endswith(local.name)
         assert adb_shell(rig, "test", "-e", marker).returncode == 1, "a path was run by the device shell"
         assert adb_shell(rig, "ls", "-A", nasty).stdout.split() == []
-    finally:
-        adb_shell(rig, "rm", "-rf", nasty, marker)
+    finally:  # the name holds "/" (in the marker path): remove from its first component
+        adb_shell(rig, "rm", "-rf", "/data/local/tmp/" + nasty[len("/data/local/tmp/"):].split("/")[0], marker)
 
 
 def test_two_devices_one_table_one_run(rig, models, tmp_path):
@@ -111,3 +111,18 @@ def test_two_devices_one_table_one_run(rig, models, tmp_path):
     rows = sqlite3.connect(db).execute("SELECT run_id, result_json FROM benchmarks ORDER BY id").fetchall()
     assert {run for run, _ in rows} == {1}
     assert sorted(json.loads(j)["where"] for _, j in rows) == sorted([pi_uri(rig), adb_uri(rig)])
+
+
+def test_adb_device_with_python_runs_runner_and_validates(rig, models):
+    """A device with python + numpy + runtimes (here: the stand-in's root has /opt/venv): .onnx runs
+    through runner.py pinned to the big cores, and .tflite is validated with runner.py while
+    benchmark_model does the timing."""
+    uri = f"adb://{rig['ADB_SERIAL']}?python=/opt/venv/bin/python3"
+    proc = run_cli("bench", models["tflite_int8"], models["onnx"], "--device", uri, "--validate", *SHORT, "--json",
+                   "--no-record", *rig_flags(rig), "--benchmark-binary", rig["BENCHMARK_MODEL_STANDIN"])
+    assert proc.returncode == 0, proc.stderr
+    tfl, onnx = json.loads(proc.stdout)["results"]
+    assert tfl["runtime"] == "benchmark_model" and tfl["validation"]["status"] == "equal"
+    assert onnx["runtime"] == "onnxruntime" and onnx["device"]["command"].startswith("taskset f0 /opt/venv/bin/python3 ")
+    assert onnx["stats"]["p50_ms"] > 0 and onnx["validation"]["top1_agreement"] == 1.0
+    assert onnx["validation"]["max_abs_diff"] < 1e-4  # float: equal up to rounding between CPUs

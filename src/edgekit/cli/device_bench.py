@@ -129,8 +129,9 @@ def human(doc: dict) -> str:
     for r in doc["results"]:
         row = result_row(r)
         pin = r["device"].get("pinning")
-        row.update({"device": r["where"], "method": "bm" + (f"@{pin['mask']}" if pin else "")
-                    if r["runtime"] == "benchmark_model" else "runner.py", "validation": _validation_cell(r)})
+        how = "bm" if r["runtime"] == "benchmark_model" else "runner.py"
+        row.update({"device": r["where"], "method": how + (f"@{pin['mask']}" if pin else ""),
+                    "validation": _validation_cell(r)})
         rows.append(row)
     cols = [c for c in COLUMNS if c[0] != "validation" or any(r["validation"] for r in rows)]
     lines = [table(rows, cols)]

@@ -65,7 +65,12 @@ def device_block(target, info: dict, method: str, remote_dir: str, before: dict,
 
 
 def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = lambda m: None,
-                    validation_inputs: Optional[Path] = None, outputs_out: Optional[Path] = None) -> list[dict]:
+                    validation_inputs: Optional[Path] = None, outputs_out: Optional[Path] = None,
+                    on_result: Callable[[dict], None] = lambda r: None) -> list[dict]:
+    """Results in thread order; each also goes to ``on_result`` the moment it is measured (so a
+    device lost at the second thread count still leaves the first result with the caller).
+    The first result carries "_outputs_file" (device outputs of ``validation_inputs``) or a
+    "validation" saying why there are none."""
     from ..export.artifact import format_of
     from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
     from ..runtime_bench.measure import RUNNER_ENGINES
@@ -76,26 +81,45 @@ def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = l
         raise ConfigError(f"Engine {engine} cannot run {fmt} files ('{path.name}')")
     info = target.describe()
     method = choose_method(target, info, fmt, engine)
+    results: list[dict] = []
+
+    def done(r: dict) -> None:
+        r["file"], r["engine_name"], r["where"] = str(path), engine, target.uri.text
+        if not results and validation is not None:
+            r.update(validation)
+        results.append(r)
+        on_result(r)
+
+    validation = None
     with tempfile.TemporaryDirectory(prefix="edgekit-dev-") as td, target.workdir() as d:
         local = Path(td)
         remote_model = f"{d}/{path.name}"
         for f in runner_mod.model_files(str(path)):  # an OpenVINO .xml brings its .bin
             target.transport.push(Path(f), f"{d}/{Path(f).name}", timeout=600)
+        want_outputs = validation_inputs is not None and outputs_out is not None
         if method == "benchmark_model":
-            results = _bench_binary(target, info, path, remote_model, d, cfg, local, progress)
-            want_outputs = validation_inputs is not None and outputs_out is not None
             if want_outputs and probe.runtime_for(info, fmt) is not None:
                 _outputs_only(target, d, remote_model, engine, validation_inputs, outputs_out, local, progress)
+                validation = {"_outputs_file": str(outputs_out)}
             elif want_outputs:
-                results[0]["validation"] = {"status": "unavailable", "reason": (
+                validation = {"validation": {"status": "unavailable", "reason": (
                     f"benchmark_model cannot return outputs and {target.python_path()} on the device has "
-                    "no numpy + TFLite runtime")}
+                    "no numpy + TFLite runtime")}}
+            _bench_binary(target, info, path, remote_model, d, cfg, progress, done)
         else:
-            results = _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progress,
-                                    validation_inputs, outputs_out)
-    for r in results:
-        r["file"], r["engine_name"], r["where"] = str(path), engine, target.uri.text
+            if want_outputs:
+                validation = {"_outputs_file": str(outputs_out)}
+            _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progress,
+                          validation_inputs if want_outputs else None, outputs_out, done)
     return results
+
+
+def pinning(target, info: dict, threads: int) -> Optional[dict]:
+    """taskset mask for the fastest cores on a big.LITTLE device (Android or a Linux board);
+    None on this host, on homogeneous CPUs, or without taskset."""
+    if target.kind == "local" or "taskset" not in (info.get("tools") or []):
+        return None
+    return probe.big_core_mask(info.get("cpus") or [], threads)
 
 
 # ---- runner.py ----
@@ -143,13 +167,12 @@ def _run_runner(target, argv: list[str], json_remote: str, local: Path, path: Pa
     return doc
 
 
-def _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progress, inputs, outputs_out):
+def _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progress, inputs, outputs_out, done):
     target.transport.push(RUNNER, f"{d}/runner.py")
     remote_in = remote_out = None
-    if inputs is not None and outputs_out is not None:
+    if inputs is not None:
         remote_in, remote_out = f"{d}/inputs.npy", f"{d}/outputs.npy"
         target.transport.push(inputs, remote_in, timeout=600)
-    results = []
     for i, threads in enumerate(cfg.threads):
         target.cooldown(progress)
         progress(f"{target.name}: bench {path.name} ({engine}, {threads} thread(s)) with runner.py")
@@ -157,15 +180,17 @@ def _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progr
         first = i == 0 and remote_in is not None
         argv = _runner_argv(target, d, remote_model, engine, threads, cfg, json_remote,
                             remote_in if first else None, remote_out if first else None)
+        pin = pinning(target, info, threads)
+        if pin:
+            argv = ["taskset", pin["mask"]] + argv
         before = target.state()
         doc = _run_runner(target, argv, json_remote, local, path, cfg.max_seconds * 2 + 600)
         after = target.state()
         if first:
             target.transport.pull(remote_out, outputs_out, timeout=300)
         doc["device"] = device_block(target, info, f"runner.py ({doc.get('runtime')} {doc.get('runtime_version')})",
-                                     d, before, after, None, argv)
-        results.append(doc)
-    return results
+                                     d, before, after, pin, argv)
+        done(doc)
 
 
 def _outputs_only(target, d, remote_model, engine, inputs, outputs_out, local, progress) -> None:
@@ -180,7 +205,7 @@ def _outputs_only(target, d, remote_model, engine, inputs, outputs_out, local, p
 
 # ---- benchmark_model (Android) ----
 
-def _bench_binary(target, info, path, remote_model, d, cfg, local, progress) -> list[dict]:
+def _bench_binary(target, info, path, remote_model, d, cfg, progress, done) -> None:
     from .._files import sha256
 
     binary = bm.find_binary(info.get("abi"), target.options.benchmark_binary)
@@ -190,10 +215,9 @@ def _bench_binary(target, info, path, remote_model, d, cfg, local, progress) -> 
     target.transport.push(binary, remote_bin, timeout=600)
     check(target.transport, ["chmod", "755", remote_bin], "chmod of benchmark_model")
     sha, size = sha256(path), sum(Path(f).stat().st_size for f in runner_mod.model_files(str(path)))
-    results = []
     for threads in cfg.threads:
         target.cooldown(progress)
-        pin = probe.big_core_mask(info.get("cpus") or [], threads) if "taskset" in info.get("tools", []) else None
+        pin = pinning(target, info, threads)
         argv = bm.command(remote_bin, remote_model, threads, cfg, pin["mask"] if pin else None)
         progress(f"{target.name}: bench {path.name} ({threads} thread(s)) with benchmark_model"
                  + (f", taskset {pin['mask']} (cpus {','.join(map(str, pin['cpus']))})" if pin else ""))
@@ -206,7 +230,7 @@ def _bench_binary(target, info, path, remote_model, d, cfg, local, progress) -> 
         parsed = bm.parse_output(r.stdout, target.name)
         us = parsed["timings_us"]
         standin = parsed["standin"] or bininfo["kind"] == "script"
-        results.append({
+        done({
             "schema": 1, "engine": "litert", "runtime": "benchmark_model", "runtime_version": None,
             "model": remote_model, "model_sha256": sha, "file_size_bytes": size, "threads": threads,
             "precision_hint": None, "load_ms": us["init"] / 1e3 if us["init"] is not None else None,
@@ -219,4 +243,3 @@ def _bench_binary(target, info, path, remote_model, d, cfg, local, progress) -> 
             "timer": "benchmark_model STAND-IN (python under emulation)" if standin else "benchmark_model (native)",
             "benchmark_binary": bininfo, "benchmark_output": parsed,
             "device": device_block(target, info, "benchmark_model", d, before, after, pin, argv)})
-    return results

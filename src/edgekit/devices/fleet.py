@@ -52,6 +52,8 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
     from ..runtime_bench.bench import artifact_info
     from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
     from ..export.artifact import format_of
+    import numpy as np
+
     from .validation import compare, host_reference
 
     parsed = [parse_uri(u) for u in uris]  # every URI checked before any work
@@ -82,9 +84,9 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
                 for r in payload:
                     r["artifact"] = arts[r["file"]]
                     r["_order"] = (i, [str(f) for f in files].index(r["file"]), r["threads"])
-                    if r.get("validation") is None and str(r["file"]) in refs and "_outputs" in r:
-                        r["validation"] = compare(refs[r["file"]], r.pop("_outputs"))
-                    r.pop("_outputs", None)
+                    out = r.pop("_outputs_file", None)
+                    if out is not None and r["file"] in refs:
+                        r["validation"] = compare(refs[r["file"]], np.load(out))
                     v = r.get("validation") or {}
                     if v.get("status") == "unavailable":
                         r["device"]["warnings"].append(f"no validation: {v['reason']}")
@@ -113,8 +115,6 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
 
 
 def _worker(i, uri, files, cfg, options, refs, work, q, progress) -> None:
-    import numpy as np
-
     try:
         with connect(uri, options) as target:
             info = target.describe()
@@ -123,10 +123,8 @@ def _worker(i, uri, files, cfg, options, refs, work, q, progress) -> None:
             for j, f in enumerate(files):
                 ref = refs.get(str(f))
                 out = work / f"dev{i}-file{j}.npy"
-                res = target.bench(f, cfg, progress, ref.inputs if ref else None, out if ref else None)
-                if ref is not None and out.is_file():
-                    res[0]["_outputs"] = np.load(out)
-                q.put(("results", i, res))
+                target.bench(f, cfg, progress, ref.inputs if ref else None, out if ref else None,
+                             on_result=lambda r: q.put(("results", i, [r])))
     except BaseException as exc:  # reported to the main thread; nothing else is lost
         q.put(("error", i, exc))
     finally:

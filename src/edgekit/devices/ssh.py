@@ -122,7 +122,7 @@ class SSHTransport:
 
     def _error(self, stderr: str, what: str, rc: int) -> DeviceError:
         """One line for an ssh failure (exit 255), from OpenSSH's own message."""
-        msg = tail(stderr) or f"ssh exit {rc}, no message"
+        msg = tail(stderr) or ("the connection closed" if self._master_died() else f"ssh exit {rc}, no message")
         where = f"{self.name}" + (f" (ssh config {self.ssh_config})" if self.ssh_config else "")
         if _HOSTKEY.search(stderr):
             return DeviceUnreachable(
@@ -133,11 +133,11 @@ class SSHTransport:
                 f"{where}: authentication refused ({msg}); edgekit uses keys only (BatchMode): "
                 f"install yours with `ssh-copy-id {self.host}` or set IdentityFile in your ssh config")
         if self._connected and (_LOST.search(stderr) or self._master_died()):
-            return DeviceLost(f"{self.name}: connection lost during {what} ({msg})")
+            return DeviceLost(f"{self.name}: connection lost while running {what} ({msg})")
         if _UNREACHABLE.search(stderr):
             return DeviceUnreachable(f"{where}: cannot connect ({msg}); is the device on and sshd running?")
         if _LOST.search(stderr):
-            return DeviceLost(f"{self.name}: connection lost during {what} ({msg})")
+            return DeviceLost(f"{self.name}: connection lost while running {what} ({msg})")
         return DeviceError(f"{where}: ssh failed during {what} (exit {rc}): {msg}")
 
     def _master_died(self) -> bool:

@@ -26,7 +26,7 @@ from typing import Callable, Iterator, Optional
 from .._registry import Registry
 from ..errors import ConfigError, DeviceError
 from . import probe
-from .transport import Transport, check
+from .transport import DeviceLost, Transport, check
 
 SCHEMES: Registry[Callable[["DeviceURI", "DeviceOptions"], Transport]] = Registry("device scheme")
 QUERY_KEYS = ("python", "tmpdir")
@@ -197,15 +197,21 @@ class Target:
             raise DeviceError(f"{self.name}: mktemp returned an unexpected path {d!r}")
         try:
             yield d
-        finally:
-            self.transport.remove(d)  # only ever the directory mktemp made
+        except DeviceLost as exc:  # unreachable now: say what may be left rather than wait to remove it
+            raise DeviceLost(f"{exc}; its temp dir {d} may be left on the device") from None
+        except BaseException:
+            self.transport.remove(d)
+            raise
+        self.transport.remove(d)  # only ever the directory mktemp made
 
     def bench(self, path: Path, cfg, progress: Callable[[str], None] = lambda m: None,
-              validation_inputs: Optional[Path] = None, outputs_out: Optional[Path] = None) -> list[dict]:
-        """Time ``path`` at each of cfg.threads; results in runner.py's schema + a "device" block.
+              validation_inputs: Optional[Path] = None, outputs_out: Optional[Path] = None,
+              on_result: Callable[[dict], None] = lambda r: None) -> list[dict]:
+        """Time ``path`` at each of cfg.threads; results in runner.py's schema + a "device" block,
+        each also handed to ``on_result`` as soon as it is measured.
 
         With ``validation_inputs`` (.npy) the device also runs them through the file (untimed)
         and its float32 outputs land in ``outputs_out``."""
         from .bench_device import bench_on_target
 
-        return bench_on_target(self, Path(path), cfg, progress, validation_inputs, outputs_out)
+        return bench_on_target(self, Path(path), cfg, progress, validation_inputs, outputs_out, on_result)

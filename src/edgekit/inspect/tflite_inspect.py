@@ -225,10 +225,10 @@ def verdict(r: dict) -> dict:
     fp16_w = [c for c in compute if c["weights"] == "FLOAT16"]
     io = sorted({t["dtype"] for t in r["inputs"] + r["outputs"]})
     n = len(compute)
-    fully_int8 = bool(n) and len(int_in) == n and len(int_w) == n and not r["float_ops"]
+    fully_int8 = bool(n) and len(int_in) == n and len(int_w) == n and not r["float_ops"] and not r["custom_ops"]
     if r["custom_ops"] and not n:
         kind = "unknown (custom ops only)"
-    elif fully_int8:
+    elif fully_int8 or (r["custom_ops"] and n and len(int_in) == n and len(int_w) == n and not r["float_ops"]):
         kind = "int8"
     elif n and len(int16_in) == n and len(int_w) == n and not r["float_ops"]:
         kind = "int16x8"
@@ -242,7 +242,9 @@ def verdict(r: dict) -> dict:
         kind = "mixed"
     float_compute = [c for c in compute if c["input"] in FLOAT_TYPES]
     lines = [f"{len(int_in)}/{n} compute ops take int8 inputs, {len(int_w)}/{n} int8 weights"]
-    if r["float_ops"]:
+    if r["custom_ops"]:
+        lines.append(f"custom ops not checked: {', '.join(sorted(r['custom_ops']))}")
+    if r["float_ops"] and (int_in or int16_in or int_w):
         listed = ", ".join(sorted({f"{f['op']} ({f['layer']})" for f in r["float_ops"]})[:6])
         lines.append(f"{len(r['float_ops'])} ops run in float: {listed}")
     return {"precision": kind, "fully_int8": fully_int8, "io_dtypes": io,

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError
 
-CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy", "mse")  # mse: ONNX only, see onnx_ranges
 
 
 @dataclass(frozen=True)

@@ -35,15 +35,23 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     input_name = model.graph.input[0].name
     arrays = calibration.arrays[: cfg.samples]
     method = {"minmax": q.CalibrationMethod.MinMax, "percentile": q.CalibrationMethod.Percentile,
-              "entropy": q.CalibrationMethod.Entropy}[cfg.method]
+              "entropy": q.CalibrationMethod.Entropy, "mse": q.CalibrationMethod.MinMax}[cfg.method]
     # Logits stay float: Gemm still runs int8 (QGemm with float output), but its output
     # is not rounded to 256 levels, which would otherwise reorder close top classes.
     extra = {"CalibMovingAverage": False, "OpTypesToExcludeOutputQuantization": ["Gemm"]}
     if cfg.method == "percentile":
         extra["CalibPercentile"] = cfg.percentile
+    reader_arrays = arrays
+    if cfg.method == "mse":
+        from .onnx_ranges import mse_overrides
+
+        # every tensor ORT calibrates gets its range from the override, so ORT's own
+        # min/max pass needs one image only (it still runs: quantize_static requires it)
+        extra["TensorQuantOverrides"] = mse_overrides(fp32_path, arrays)
+        reader_arrays = arrays[:1]
     exclude = list(cfg.exclude)
     q.quantize_static(
-        str(fp32_path), str(out_path), _Reader(input_name, arrays),
+        str(fp32_path), str(out_path), _Reader(input_name, reader_arrays),
         quant_format=q.QuantFormat.QDQ,
         activation_type=q.QuantType.QUInt8,
         weight_type=q.QuantType.QInt8,

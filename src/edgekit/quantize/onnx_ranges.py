@@ -1,0 +1,72 @@
+"""Activation ranges of an ONNX model, for ORT's quantize_static as TensorQuantOverrides.
+
+ORT Runtime runs the float model once with every tensor ORT would calibrate exposed as an
+output (the same selection as ORT's own calibrators: float inputs/outputs of the op types
+quantize_static handles), the values feed ``activation_ranges.Histograms``, and the chosen
+(rmin, rmax) per tensor are handed to quantize_static, which turns them into the
+scale / zero point of each QuantizeLinear exactly as for its own calibrators.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._optional import require
+from .activation_ranges import Histograms
+
+_BATCH = 4  # images per run: every exposed tensor of MobileNetV2 is ~28 MB per image
+
+
+def calibrated_tensors(model) -> list[str]:
+    """Float activations ORT's static quantizer calibrates (inputs/outputs of quantizable ops)."""
+    onnx = require("onnx", extra="onnx")
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    ops = set(QLinearOpsRegistry) | set(QDQRegistry)
+    inferred = onnx.shape_inference.infer_shapes(model)
+    infos = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.input)
+             + list(inferred.graph.output)}
+    inits = {i.name for i in model.graph.initializer}
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
+    names: list[str] = []
+    for node in model.graph.node:
+        if node.op_type not in ops:
+            continue
+        for t in list(node.input) + list(node.output):
+            v = infos.get(t)
+            if (t and t not in inits and t not in names and v is not None
+                    and v.type.tensor_type.elem_type in floats):
+                names.append(t)
+    return names
+
+
+def mse_overrides(model_path, arrays: np.ndarray) -> dict:
+    """{tensor: [{"rmin", "rmax"}]} for every calibrated tensor, MSE-optimal per tensor."""
+    onnx = require("onnx", extra="onnx")
+    ort = require("onnxruntime", extra="onnx")
+    model = onnx.load(str(model_path))
+    consumers: dict[str, list] = {}
+    for node in model.graph.node:
+        for t in node.input:
+            consumers.setdefault(t, []).append(node)
+    # ORT gives the input of a removable Clip/Relu (consumed by it alone) the output's range,
+    # so those are not measured; they get the output's override below.
+    follows = {n.input[0]: n.output[0] for n in model.graph.node
+               if n.op_type in ("Clip", "Relu") and len(consumers[n.input[0]]) == 1}
+    names = [t for t in calibrated_tensors(model) if t not in follows]
+    outputs = {o.name for o in model.graph.output}
+    for t in names:
+        if t not in outputs:
+            model.graph.output.append(onnx.helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None))
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    input_name = sess.get_inputs()[0].name
+    hist = Histograms()
+    for observe in (hist.add_range, hist.add):  # pass 1: min/max, pass 2: histograms
+        for i in range(0, len(arrays), _BATCH):
+            batch = np.ascontiguousarray(arrays[i:i + _BATCH], dtype=np.float32)
+            observe(dict(zip(names, sess.run(names, {input_name: batch}))))
+    ranges = hist.mse_ranges()
+    over = {t: [{"rmin": np.float32(lo), "rmax": np.float32(hi)}] for t, (lo, hi) in ranges.items()}
+    over.update({t: over[out] for t, out in follows.items() if out in over})
+    return over
