@@ -6,6 +6,8 @@ need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v adb >/dev/null || need+=(adb)
 command -v ssh >/dev/null || need+=(openssh-client)
+# --no-install-recommends leaves chromium without fonts: page text would render as boxes.
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "system_packages: need root to apt-get install ${need[*]}" >&2

@@ -221,15 +221,18 @@ def models(tmp_path_factory):
 def test_local_device_bench_validate_and_record(tmp_path, models):
     db = tmp_path / "r.sqlite"
     proc = run_cli("bench", models["onnx"], "--device", "local", "--validate", "--min-runs", "3",
-                   "--min-seconds", "0", "--warmup-seconds", "0", "--json", "--db", db)
+                   "--min-seconds", "0", "--warmup-seconds", "0", "--threads", "1,2", "--cooldown", "0.2",
+                   "--json", "--db", db)
     assert proc.returncode == 0, proc.stderr
-    r = json.loads(proc.stdout)["results"][0]
+    assert proc.stderr.count("local: cooling down 0.2 s") == 1  # between the two runs, not before the first
+    r, r2 = json.loads(proc.stdout)["results"]
+    assert r2["threads"] == 2 and "validation" not in r2 and r2["device"]["cooldown_s"] == 0.2
     assert r["where"] == "local" and r["file"] == str(models["onnx"]) and r["stats"]["runs"] >= 3
     assert r["validation"]["status"] == "equal" and r["validation"]["samples"] == 12
     assert r["device"]["method"].startswith("runner.py (onnxruntime") and r["device"]["state_before"] is not None
     assert not Path(r["device"]["remote_dir"]).exists()  # the temp dir is gone
     rows = sqlite3.connect(db).execute("SELECT engine, result_json FROM benchmarks").fetchall()
-    assert len(rows) == 1 and json.loads(rows[0][1])["where"] == "local"
+    assert len(rows) == 2 and json.loads(rows[0][1])["where"] == "local"
 
 
 def test_device_flags_need_a_device(models):

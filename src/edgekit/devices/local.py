@@ -2,6 +2,7 @@
 path a Pi does (temp dir, runner.py, JSON back) and tests can exercise it without a rig."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -35,4 +36,8 @@ class LocalTransport:
         self.push(Path(remote), str(local), timeout)
 
     def remove(self, remote: str) -> None:
-        shutil.rmtree(remote, ignore_errors=True)
+        if os.path.isdir(remote) and not os.path.islink(remote):
+            shutil.rmtree(remote, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(remote)

@@ -81,7 +81,8 @@ def find_groups(model) -> list[dict]:
             if lo is None or float(lo) != 0.0:
                 continue
             cap = float(hi) if hi is not None else None
-        cons = [(c.input[1], consumer_kind(c, n.output[0])) for c in consumers.get(n.output[0], [])]
-        if cons and all(kind == "depthwise" for _, kind in cons):
+        readers = consumers.get(n.output[0], [])
+        if readers and all(consumer_kind(c, n.output[0]) == "depthwise" for c in readers):
+            cons = [(c.input[1], "depthwise") for c in readers]
             out.append({"kind": "clip", "cap": cap, "producers": [p.input[1]], "consumers": cons})
     return out
