@@ -31,4 +31,11 @@ def export(loaded, out_dir, formats=None, int8=False, **kw):
     return _export(loaded, out_dir, formats, int8=int8, **kw)
 
 
-__all__ = ["get_model", "list_models", "export", "__version__"]
+def connect(uri: str, **options):
+    """A device target: 'local', 'ssh://[user@]host[:port]' or 'adb://SERIAL'."""
+    from .devices.targets import DeviceOptions, connect as _connect
+
+    return _connect(uri, DeviceOptions(**options) if options else None)
+
+
+__all__ = ["get_model", "list_models", "export", "connect", "__version__"]
