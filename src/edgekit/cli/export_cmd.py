@@ -21,7 +21,7 @@ from .results_options import command_line, db_options, open_db
 @click.option("--calib-samples", default=100, show_default=True, help="Calibration images used at most.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True)
 @click.option("--framework", type=click.Choice(["torch", "keras"]),
-              help="Export a zoo model's PyTorch build (default) or its Keras build. Keras files (.keras/.h5/SavedModel) are keras.")
+              help="Export a zoo model's PyTorch build (default) or its Keras build (then --weights may also be a .weights.h5 saved from it). Keras files (.keras/.h5/SavedModel) are keras.")
 @click.option("--io-dtype", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True,
               help="Input/output type of int8 .tflite files (uint8: TFLite Task Library / ML Kit; float32: float interface).")
 @click.option("--fp16", is_flag=True, help="Also write a .tflite with float16 weights.")

@@ -30,24 +30,33 @@ def import_tf():
 
 
 @contextlib.contextmanager
-def captured_stderr() -> Iterator[list]:
-    """Redirect file descriptor 2 (the converter's C++ logs) to a temp file.
+def captured_stderr(fds: tuple = (2,)) -> Iterator[list]:
+    """Redirect file descriptors (default: 2, the converter's C++ logs) to a temp file.
 
     Yields a list that receives the captured text when the block ends, so callers can
-    quote it in an error; on success it is simply dropped.
+    quote it in an error; on success it is simply dropped. ``fds=(1, 2)`` also keeps a
+    converter's progress printing off stdout (where --json output goes).
     """
+    import sys
+
     out: list = []
     try:
-        saved = os.dup(2)
-    except OSError:  # no real fd 2 (embedded interpreters): nothing to capture
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(fd) for fd in fds]
+    except (OSError, ValueError):  # no real descriptors (embedded interpreters): nothing to capture
         yield out
         return
     with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 2)
+        for fd in fds:
+            os.dup2(tmp.fileno(), fd)
         try:
             yield out
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, old in zip(fds, saved):
+                os.dup2(old, fd)
+                os.close(old)
             tmp.seek(0)
             out.append(tmp.read().decode("utf-8", "replace"))

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
+import warnings
 from pathlib import Path
 
 from ..errors import MissingDependencyError, UnsupportedError
+from ._tf import captured_stderr
 from .artifact import Artifact
 from .base import ExportRequest
 
@@ -36,21 +38,25 @@ def export_with_litert_torch(req: ExportRequest, opts, final: Path) -> Artifact:
     import torch
 
     n, c, h, w = loaded.card.input_shape
-    module = litert_torch.to_channel_last_io(loaded.module.eval(), args=[0])
+    module = litert_torch.to_channel_last_io(loaded.module.eval(), args=[0]).eval()
     example = (torch.zeros(1, h, w, c),)
     kwargs = {}
     qsummary = {"precision": "fp32"}
     if req.precision == "int8":
-        module, kwargs, qsummary = _pt2e(module, example, req)
+        from ..quantize.config import QuantConfig
+
+        module, kwargs, qsummary = _pt2e(module, example, req.calibration, req.quant or QuantConfig())
     req.progress(f"tflite {req.precision}: converting with litert-torch")
     try:
-        edge = litert_torch.convert(module, example, **kwargs)
+        with warnings.catch_warnings(), captured_stderr((1, 2)):  # its progress log would land on stdout
+            warnings.simplefilter("ignore")
+            edge = litert_torch.convert(module, example, **kwargs)
+            with tempfile.TemporaryDirectory(dir=req.out_dir, prefix=".edgekit-") as td:
+                raw = Path(td) / "model.tflite"
+                edge.export(str(raw))
+                data = raw.read_bytes()
     except Exception as exc:
         raise UnsupportedError(f"litert-torch could not convert this model: {str(exc).splitlines()[0][:200]}") from None
-    with tempfile.TemporaryDirectory(dir=req.out_dir, prefix=".edgekit-") as td:
-        raw = Path(td) / "model.tflite"
-        edge.export(str(raw))
-        data = raw.read_bytes()
     info = {"route": "litert-torch", "converter": f"litert_torch {getattr(litert_torch, '__version__', '?')}"}
     meta = TfliteExporter().finish(req, opts, data, final, info, qsummary)
     art = Artifact(final, "tflite", req.precision, loaded.card.to_dict(), loaded.provenance(), meta)
@@ -58,7 +64,7 @@ def export_with_litert_torch(req: ExportRequest, opts, final: Path) -> Artifact:
     return art
 
 
-def _pt2e(module, example, req):
+def _pt2e(module, example, calibration, quant):
     import torch
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
     from litert_torch.quantize.quant_config import QuantConfig
@@ -69,13 +75,13 @@ def _pt2e(module, example, req):
         from torch.ao.quantization.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     quantizer = PT2EQuantizer().set_global(
-        get_symmetric_quantization_config(is_per_channel=req.quant.per_channel, is_dynamic=False))
+        get_symmetric_quantization_config(is_per_channel=quant.per_channel, is_dynamic=False))
     graph = prepare_pt2e(torch.export.export(module, example).module(), quantizer)
-    arrays = req.calibration.arrays[: req.quant.samples]
+    arrays = calibration.arrays[: quant.samples]
     with torch.no_grad():
         for a in arrays:
             graph(torch.from_numpy(a.transpose(1, 2, 0)[None].copy()))
     graph = convert_pt2e(graph, fold_quantize=False)
-    summary = {"engine": "litert-torch PT2E (static)", "per_channel": req.quant.per_channel,
+    summary = {"engine": "litert-torch PT2E (static)", "per_channel": quant.per_channel,
                "samples": int(len(arrays)), "io": "float32"}
     return graph, {"quant_config": QuantConfig(pt2e_quantizer=quantizer)}, summary

@@ -4,15 +4,43 @@ Decision (measured, see DEPENDENCIES.md): ORT's default S8S8 (int8 activations) 
 of MobileNetV2's 35 regular convs in float on x86, because its x86 kernels want uint8
 activations. We use U8S8: uint8 activations (asymmetric), int8 weights per channel
 (symmetric), QDQ format — every Conv and Gemm then fuses to QLinearConv / QGemm.
+
+Activation ranges (QuantConfig.method): ORT's own calibrators for "minmax", "percentile",
+"entropy"; "mse" computes each tensor's MSE-optimal range itself (``onnx_ranges``,
+``activation_ranges``) and hands it to ORT as TensorQuantOverrides, so the rest (scales,
+zero points, QDQ placement, bias quantization) is ORT's own. On MobileNetV2 prepared by
+``prepare.prepare_for_int8`` "mse" is the best of the four (see benchmarks/onnx_int8_methods.py).
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from .._optional import require
 from .config import QuantConfig
+
+
+_RANGES = {"minmax": "calibration min/max (ORT)", "entropy": "KL-divergence thresholds (ORT)",
+           "percentile": "percentile thresholds of calibration histograms (ORT)",
+           "mse": "per-tensor range minimising the uint8 quantization MSE (edgekit)"}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """ORT's histogram calibrators print progress on stdout (it carries edgekit's --json) and
+    quantize_static logs a pre-processing hint on the root logger (quant_pre_process changes
+    nothing for a BN-folded torch export: measured identical int8 output)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        logging.disable(previous)
 
 
 class _Reader:
@@ -50,17 +78,18 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
         extra["TensorQuantOverrides"] = mse_overrides(fp32_path, arrays)
         reader_arrays = arrays[:1]
     exclude = list(cfg.exclude)
-    q.quantize_static(
-        str(fp32_path), str(out_path), _Reader(input_name, reader_arrays),
-        quant_format=q.QuantFormat.QDQ,
-        activation_type=q.QuantType.QUInt8,
-        weight_type=q.QuantType.QInt8,
-        per_channel=cfg.per_channel,
-        calibrate_method=method,
-        nodes_to_exclude=exclude,
-        extra_options=extra,
-    )
+    with _quiet():
+        q.quantize_static(
+            str(fp32_path), str(out_path), _Reader(input_name, reader_arrays),
+            quant_format=q.QuantFormat.QDQ,
+            activation_type=q.QuantType.QUInt8,
+            weight_type=q.QuantType.QInt8,
+            per_channel=cfg.per_channel,
+            calibrate_method=method,
+            nodes_to_exclude=exclude,
+            extra_options=extra,
+        )
     return {"engine": "onnxruntime.quantization.quantize_static", "format": "QDQ",
             "activations": "uint8 (asymmetric)", "weights": "int8 (symmetric)",
             "per_channel": cfg.per_channel, "method": cfg.method, "samples": int(len(arrays)),
-            "excluded_nodes": exclude}
+            "activation_ranges": _RANGES[cfg.method], "excluded_nodes": exclude}

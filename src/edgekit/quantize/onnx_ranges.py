@@ -1,10 +1,11 @@
 """Activation ranges of an ONNX model, for ORT's quantize_static as TensorQuantOverrides.
 
-ORT Runtime runs the float model once with every tensor ORT would calibrate exposed as an
-output (the same selection as ORT's own calibrators: float inputs/outputs of the op types
-quantize_static handles), the values feed ``activation_ranges.Histograms``, and the chosen
-(rmin, rmax) per tensor are handed to quantize_static, which turns them into the
-scale / zero point of each QuantizeLinear exactly as for its own calibrators.
+ONNX Runtime runs the float model with every tensor ORT would calibrate exposed as an output
+(the same selection as ORT's own calibrators: float inputs/outputs of the op types
+quantize_static handles), twice (min/max, then histograms: ``activation_ranges``), and the
+chosen (rmin, rmax) per tensor go to quantize_static, which turns them into the scale / zero
+point of each QuantizeLinear exactly as for its own calibrators. Checked on MobileNetV2: the
+65 QuantizeLinear scales and zero points are the ones computed here.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from .._optional import require
 from .activation_ranges import Histograms
 
-_BATCH = 4  # images per run: every exposed tensor of MobileNetV2 is ~28 MB per image
+_BATCH = 4  # images per run: MobileNetV2's exposed tensors are ~28 MB per image
 
 
 def calibrated_tensors(model) -> list[str]:
@@ -59,6 +60,9 @@ def mse_overrides(model_path, arrays: np.ndarray) -> dict:
             model.graph.output.append(onnx.helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None))
     so = ort.SessionOptions()
     so.log_severity_level = 3
+    # no spin-waiting threads: on a busy 2-core machine this pass took 6.5-8 s with ORT's
+    # default spinning, 4.7-5.1 s without (idle cores: the same)
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
     input_name = sess.get_inputs()[0].name
     hist = Histograms()

@@ -9,7 +9,12 @@ each weight's.
 
 The result is a float model whose Conv/Linear weights already lie on the symmetric
 per-output-channel int8 grid (scale = max|w| / 127, the grid ORT, TFLite and NNCF all
-use), so each converter's own weight quantizer reproduces these integers exactly.
+use), so each converter's own weight quantizer reproduces these integers exactly (each
+row's max stays on +-127 steps for that, ``_keep_row_max``).
+
+Cost on MobileNetV2, 39 images, 2 idle cores: 5 s (was ~30 s with float64 im2col
+statistics over every output position; float32 statistics on at most 32768 positions per
+batch measured the same weight-only logit SQNR, 30-31 dB).
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 QMAX = 127  # symmetric, narrow range [-127, 127]
-_MAX_POSITIONS = 8192  # output positions per batch used for a layer's input statistics
+_MAX_POSITIONS = 32768  # output positions per batch used for a layer's input statistics
 
 
 def gptq_round_weights(module, calibration: np.ndarray, damp: float = 0.01, batch: int = 8,
@@ -50,7 +55,8 @@ def gptq_round_weights(module, calibration: np.ndarray, damp: float = 0.01, batc
         w2 = w.reshape(groups, w.shape[0] // groups, -1).float()  # (g, out/g, fan_in/g)
         q = _keep_row_max(_gptq(w2, stats[id(m)], damp), w2)
         new = q.reshape(w.shape).to(w.dtype)
-        changed += int((new != _nearest(w)).sum())
+        scale = w2.abs().amax(2, keepdim=True).clamp_min(1e-12) / QMAX
+        changed += int((torch.round(q / scale) != torch.round(w2 / scale)).sum())  # vs nearest
         m.weight.data = new
         if progress:
             progress(k + 1, len(layers))
@@ -63,7 +69,8 @@ def _input_hessian(mod, x):
 
     Computed in float32 (accumulated in float64 across batches): the statistic only weights
     GPTQ's error feedback, and float64 im2col was 2/3 of GPTQ's time. Layers with more than
-    _MAX_POSITIONS output positions per batch use every k-th row and column of them.
+    _MAX_POSITIONS output positions per batch use every k-th row and column of them (8192
+    instead of 32768 measured 0.5 dB lower weight-only SQNR).
     """
     import torch
     from torch import nn
@@ -72,16 +79,15 @@ def _input_hessian(mod, x):
     if isinstance(mod, nn.Linear):
         x = x.reshape(-1, x.shape[-1])
         return (x.T @ x).double()[None]
-    (kh, kw), (sh, sw), g = mod.kernel_size, mod.stride, mod.groups
-    n, c, hgt, wid = x.shape
-    ho = (hgt + 2 * mod.padding[0] - mod.dilation[0] * (kh - 1) - 1) // sh + 1
-    wo = (wid + 2 * mod.padding[1] - mod.dilation[1] * (kw - 1) - 1) // sw + 1
+    (kh, kw), (sh, sw), (dh, dw), g = mod.kernel_size, mod.stride, mod.dilation, mod.groups
+    pad = tuple(mod._reversed_padding_repeated_twice)  # (left, right, top, bottom), also for "same"
+    xp = nn.functional.pad(x, pad) if any(pad) else x
+    n, c, hgt, wid = xp.shape
+    ho, wo = (hgt - dh * (kh - 1) - 1) // sh + 1, (wid - dw * (kw - 1) - 1) // sw + 1
     k = max(1, int(np.ceil(np.sqrt(n * ho * wo / _MAX_POSITIONS))))
-    if (kh, kw) == (1, 1) and mod.padding == (0, 0) and g == 1:
-        cols = x[:, :, ::sh * k, ::sw * k].permute(1, 0, 2, 3).reshape(1, c, -1)  # (1, d, P)
+    if (kh, kw) == (1, 1) and g == 1:
+        cols = xp[:, :, ::sh * k, ::sw * k].permute(1, 0, 2, 3).reshape(1, c, -1)  # (1, d, P)
     else:
-        xp = nn.functional.pad(x, (mod.padding[1], mod.padding[1], mod.padding[0], mod.padding[0]))
-        dh, dw = mod.dilation
         taps = [xp[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh * k, j * dw: j * dw + sw * (wo - 1) + 1: sw * k]
                 for i in range(kh) for j in range(kw)]  # each (N, C, ho/k, wo/k)
         cols = torch.stack(taps, 2)  # (N, C, kh*kw, P'), channel-major like unfold
@@ -138,15 +144,3 @@ def _keep_row_max(q, w):
         at_top = torch.arange(w.shape[2])[None, None] == top
         steps = torch.where(short & at_top, torch.sign(torch.gather(w, 2, top)) * QMAX, steps)
     return steps * scale
-
-
-def _nearest(w, scale=None):
-    import torch
-
-    flat = w.reshape(w.shape[0], -1)
-    if scale is None:
-        scale = flat.abs().amax(1).clamp_min(1e-12) / QMAX
-    q = torch.clamp(torch.round(flat / scale[:, None]), -QMAX, QMAX) * scale[:, None]
-    return q.reshape(w.shape)
-
-

@@ -12,6 +12,7 @@ Importing this package does not import TensorFlow; building a twin does.
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import dataclass
 
 from ...errors import UnsupportedError
@@ -65,14 +66,15 @@ def to_keras(loaded, keras_weights=None):
 
     from ..._files import sha256
     from ...errors import WeightsError
-    from ..loaded import LoadedModel
 
     twin = keras_twin(loaded, check=keras_weights is None)
     notes = {"keras_twin": twin.report.to_dict()}
     weights, digest = loaded.weights_path, loaded.weights_sha256
     if keras_weights is not None:
         try:
-            twin.model.load_weights(str(keras_weights))
+            with warnings.catch_warnings():  # one "skipping container" warning per layer on a mismatch
+                warnings.simplefilter("ignore")
+                twin.model.load_weights(str(keras_weights))
         except Exception as exc:  # keras raises ValueError/OSError/KeyError for bad files
             raise WeightsError(f"Cannot load Keras weights '{keras_weights}' into {loaded.card.name}: "
                                f"{str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}") from None

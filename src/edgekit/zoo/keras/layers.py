@@ -8,7 +8,8 @@ name and the TFLite file's tensor names point back at the PyTorch layers.
 Decisions that keep the twin exact (checked numerically after every transfer):
 - Padding: PyTorch pads symmetrically; TF's "same" pads (0, 1) for even inputs at stride
   2. Stride-1 odd kernels use "same" (symmetric there); anything else gets an explicit
-  ZeroPadding2D + "valid", which the converter keeps as a PAD op (XNNPACK fuses it).
+  ZeroPadding2D + "valid": a PAD op in TFLite (MobileNetV2 int8 still runs as fast as
+  keras.applications' own, see benchmarks/bench_tflite_mobilenet_v2.py).
 - Max pooling pads with zeros instead of -inf: exact because every padded max pool in
   the zoo follows a ReLU (``transfer.check_twin`` would catch a model where it does not).
 - ``ceil_mode`` pooling becomes extra bottom/right padding computed from static shapes.

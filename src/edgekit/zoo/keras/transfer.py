@@ -76,12 +76,17 @@ def transfer_weights(module, kmodel) -> TwinReport:
 
 def check_twin(module, kmodel, input_shape, report: TwinReport, tolerance: float = TOLERANCE,
                seed: int = 0) -> TwinReport:
-    """Run both on the same random NCHW batch; raise if the twin's logits differ."""
+    """Run both on the same random NCHW input; raise if the twin's logits differ."""
     import torch
 
-    x = torch.randn(2, *input_shape[1:], generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        ref = module.eval()(x).numpy()
+    x = torch.randn(1, *input_shape[1:], generator=torch.Generator().manual_seed(seed))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one sample: 2 OpenMP threads next to TF's pool only spin (26 vs 100-500 ms)
+    try:
+        with torch.no_grad():
+            ref = module.eval()(x).numpy()
+    finally:
+        torch.set_num_threads(threads)
     got = np.asarray(kmodel(x.numpy().transpose(0, 2, 3, 1), training=False))
     if got.shape != ref.shape:
         raise UnsupportedError(f"The Keras twin outputs shape {got.shape}, PyTorch {ref.shape}")
