@@ -17,7 +17,9 @@ from .results_options import command_line, db_options, open_db
 @click.option("--int8", is_flag=True, help="Also write int8 files (post-training quantization).")
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
 @click.option("--data", type=click.Path(path_type=Path), help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
-@click.option("--calib-method", default="minmax", show_default=True, help="minmax, percentile or entropy.")
+@click.option("--calib-method", default="auto", show_default=True,
+              help="How int8 activation ranges are chosen: auto (each format's best: ONNX mse, TFLite and "
+                   "OpenVINO minmax), minmax, percentile; entropy and mse are ONNX only.")
 @click.option("--calib-samples", default=100, show_default=True, help="Calibration images used at most.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True)
 @click.option("--framework", type=click.Choice(["torch", "keras"]),

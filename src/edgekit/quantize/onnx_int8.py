@@ -24,6 +24,7 @@ from .._optional import require
 from .config import QuantConfig
 
 
+BEST_METHOD = "mse"  # what --calib-method auto means for ONNX
 _RANGES = {"minmax": "calibration min/max (ORT)", "entropy": "KL-divergence thresholds (ORT)",
            "percentile": "percentile thresholds of calibration histograms (ORT)",
            "mse": "per-tensor range minimising the uint8 quantization MSE (edgekit)"}
@@ -57,6 +58,7 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     """Write an int8 QDQ model at ``out_path``; return a summary for the sidecar."""
     import onnx
 
+    cfg = cfg.for_format(BEST_METHOD)
     q = require("onnxruntime.quantization", extra="onnx")
     require("onnxruntime", extra="onnx").set_default_logger_severity(3)  # unused-initializer noise
     model = onnx.load(str(fp32_path))

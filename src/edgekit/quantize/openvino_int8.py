@@ -25,6 +25,7 @@ SUPPORTED_METHODS = ("minmax", "percentile")
 
 def quantize_openvino(model, calibration, cfg: QuantConfig):
     """Return (int8 ov.Model, summary for the sidecar)."""
+    cfg = cfg.for_format("minmax")
     if cfg.method not in SUPPORTED_METHODS:
         raise UnsupportedError(f"OpenVINO (NNCF) int8 has no '{cfg.method}' calibration; "
                                f"use --calib-method {' or '.join(SUPPORTED_METHODS)}")

@@ -54,7 +54,7 @@ _SAMPLES_PER_TENSOR = 4096  # values kept per tensor per image for percentiles
 
 
 def check_quant_config(cfg) -> None:
-    if cfg.method not in TFLITE_METHODS:
+    if cfg.for_format("minmax").method not in TFLITE_METHODS:
         raise UnsupportedError(
             f"tflite int8 calibrates with {' or '.join(TFLITE_METHODS)}, not '{cfg.method}'; "
             "use --calib-method minmax or percentile for tflite"
@@ -99,6 +99,7 @@ def quantize(make_converter, precision: str, calibration, cfg, io_dtype: str = "
     if calibration is None or len(calibration) == 0:
         raise UnsupportedError(f"tflite {precision} needs calibration images (--calib DIR)")
     check_quant_config(cfg)
+    cfg = cfg.for_format("minmax")
     n = int(min(len(calibration), cfg.samples))
     converter = make_converter()
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
