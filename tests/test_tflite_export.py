@@ -155,6 +155,10 @@ def test_user_keras_file_to_tflite(tmp_path):
     assert by_precision["int8"].meta["inspect"]["verdict"]["fully_int8"]
     assert by_precision["int8"].meta["conversion"]["route"] == "keras"
     assert result.fold["folded"] == 0  # Keras: the converter folds BatchNorm
+    # `edgekit validate` finds the float model through the sidecar: the user's .keras file
+    proc = run_cli("validate", by_precision["int8"].path, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["cosine_mean"] > 0.97
 
 
 def test_torch_module_without_keras_twin_names_the_extra(tmp_path):

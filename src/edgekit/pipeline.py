@@ -161,6 +161,10 @@ def reload_source(artifact, weights: Optional[Path] = None):
     if not artifact.card or not spec:
         raise ConfigError(f"'{artifact.path}' has no edgekit sidecar naming its float model; "
                           "validate files exported by edgekit, or re-export them")
+    if src.get("user_model") and src.get("framework") == "keras":  # a user's .keras/.h5/SavedModel
+        from .zoo.keras.user_model import load_keras_user_model
+
+        return load_keras_user_model(spec, artifact.model_card)
     if src.get("user_model"):
         return load_user_model(spec, artifact.model_card)
     w = weights or src.get("weights")
