@@ -68,8 +68,12 @@ def _human(doc: dict) -> str:
     for a in doc["export"]["artifacts"]:
         acc = a["meta"].get("accuracy") or {}
         if acc:
+            n = acc["samples"]
+            ci = acc.get("top1_agreement_ci95")
+            sure = f", 95% CI {100 * ci[0]:.0f}-{100 * ci[1]:.0f}%" if ci else ""
             lines.append(f"{Path(a['path']).name}: top-1 agreement with float {100 * acc['top1_agreement']:.1f}% "
-                         f"on {acc['samples']} held-out images (cosine {acc['cosine_mean']:.4f})")
+                         f"({round(acc['top1_agreement'] * n)}/{n} held-out images{sure}; "
+                         f"cosine {acc['cosine_mean']:.4f})")
     lines.append(f"report: {doc['report']['html']} (and {doc['report']['md']})")
     if doc["run_id"]:
         lines.append(f"recorded as run {doc['run_id']} in {doc['db']}")

@@ -18,9 +18,12 @@ def agreement(reference: np.ndarray, candidate: np.ndarray, names: list[str] | N
     cand_top5 = np.argsort(-cand, axis=1)[:, :5]
     cos = (ref * cand).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(cand, axis=1) + 1e-12)
     noise = ((ref - cand) ** 2).sum()
+    agree = int((ref_top1 == cand_top1).sum())
     out = {
         "samples": int(len(ref)),
-        "top1_agreement": float((ref_top1 == cand_top1).mean()),
+        "top1_agreement": agree / len(ref),
+        # on a few dozen images one photo moves agreement by several points: say how sure it is
+        "top1_agreement_ci95": list(wilson_interval(agree, len(ref))),
         "top5_agreement": float(np.mean([r in c for r, c in zip(ref_top1, cand_top5)])),
         "cosine_mean": float(cos.mean()),
         "cosine_min": float(cos.min()),
@@ -36,3 +39,13 @@ def agreement(reference: np.ndarray, candidate: np.ndarray, names: list[str] | N
     disagree = [names[i] for i in np.flatnonzero(ref_top1 != cand_top1)] if names else []
     out["disagreements"] = disagree
     return out
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (sound at 0 and n, unlike the normal one)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
