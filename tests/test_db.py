@@ -180,3 +180,16 @@ def test_compare_gate_and_history(tmp_path):
     assert hist.returncode == 0 and "base" in hist.stdout and hist.stdout.count("bench") >= 3
     detail = run_cli("history", "--run", "1", "--json", "--db", db)
     assert json.loads(detail.stdout)["benchmarks"][0]["p50_ms"] == 10.0
+
+
+def test_processes_creating_the_same_new_database_at_once(tmp_path):
+    """SQLite answers "database is locked" without waiting when two processes switch a new
+    file to WAL together (a CI failure of the test above); the open retries instead."""
+    opener = "import sys; from edgekit.report.db import ResultsDB; ResultsDB(sys.argv[1]).close()"
+    for round_ in range(8):
+        db = tmp_path / f"r{round_}.sqlite"
+        procs = [subprocess.Popen([sys.executable, "-c", opener, str(db)], stderr=subprocess.PIPE, text=True,
+                                  env=env()) for _ in range(4)]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err

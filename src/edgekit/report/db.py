@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -85,14 +86,34 @@ class ResultsDB:
             raise ConfigError(f"Cannot open results database '{self.path}': '{blocker}' is a file, not a folder. {hint}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable on checkpoint, never corrupt
-            self._migrate()
+            self._open_retrying()
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(f"Cannot open results database '{self.path}': {exc}. {hint}") from None
+
+    def _open_retrying(self) -> None:
+        """Connect, switch to WAL and create the schema, retrying while another process holds
+        the lock. Needed because SQLite answers "database is locked" at once, without its busy
+        handler, when two processes switch a brand-new file to WAL together (seen in CI: two
+        concurrent `edgekit bench` on a fresh --db)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.01
+        while True:
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            try:
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable on checkpoint, never corrupt
+                self.conn = conn
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     def _migrate(self) -> None:
         with self.transaction() as c:
