@@ -174,3 +174,26 @@ def test_torch_module_without_keras_twin_names_the_extra(tmp_path):
     with pytest.raises(MissingDependencyError, match=r"edgekit\[tflite-torch\]"):
         EXPORTERS.get("tflite").export(ExportRequest(loaded, tmp_path, "fp32"))
     assert not list(tmp_path.iterdir())
+
+
+def test_user_torch_module_to_tflite_with_litert_torch(tmp_path):
+    """A torch module with no Keras twin reaches TFLite through litert-torch (the optional
+    extra edgekit[tflite-torch]): fp32 follows the torch model, int8 is really int8."""
+    pytest.importorskip("litert_torch")
+    from edgekit.pipeline import DataOptions, export
+    from edgekit.zoo.loaded import LoadedModel
+    from edgekit.zoo.user_model import card_from_options
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, padding=1, groups=8), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 5))
+    loaded = LoadedModel(card_from_options("mine", input_size=32, num_classes=5), module.eval())
+    result = export(loaded, tmp_path, ["tflite"], int8=True, data=DataOptions(), progress=lambda m: None)
+    by_precision = {a.precision: a for a in result.artifacts}
+    assert by_precision["fp32"].meta["conversion"]["route"] == "litert-torch"
+    assert by_precision["fp32"].meta["accuracy"]["cosine_mean"] > 0.9999
+    assert by_precision["int8"].meta["inspect"]["verdict"]["fully_int8"]
+    assert by_precision["int8"].meta["accuracy"]["cosine_mean"] > 0.97
+    assert by_precision["int8"].meta["inspect"]["transpose_ops"] == 0

@@ -132,7 +132,10 @@ class SSHTransport:
             return DeviceUnreachable(
                 f"{where}: authentication refused ({msg}); edgekit uses keys only (BatchMode): "
                 f"install yours with `ssh-copy-id {self.host}` or set IdentityFile in your ssh config")
-        if self._connected and (_LOST.search(stderr) or self._master_died()):
+        if self._connected and (_LOST.search(stderr) or self._master_died() or not _UNREACHABLE.search(stderr)):
+            # ssh exits 255 for its own failures only; on a session that was up, that is the
+            # link going away, whether or not OpenSSH managed to say so (seen in CI: a cut TCP
+            # path left only the remote's last stderr line, and the master not yet reaped)
             return DeviceLost(f"{self.name}: connection lost while running {what} ({msg})")
         if _UNREACHABLE.search(stderr):
             return DeviceUnreachable(f"{where}: cannot connect ({msg}); is the device on and sshd running?")
