@@ -184,10 +184,19 @@ def test_user_torch_module_to_tflite_with_litert_torch(tmp_path):
     from edgekit.zoo.loaded import LoadedModel
     from edgekit.zoo.user_model import card_from_options
 
+    class Residual(torch.nn.Module):  # x + f(x): two in a row make an add feed an add
+        def __init__(self):
+            super().__init__()
+            self.f = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, padding=1, groups=8), torch.nn.ReLU(),
+                                         torch.nn.Conv2d(8, 8, 1))
+
+        def forward(self, x):
+            return x + self.f(x)
+
     torch.manual_seed(0)
     module = torch.nn.Sequential(
         torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-        torch.nn.Conv2d(8, 8, 3, padding=1, groups=8), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+        Residual(), Residual(), torch.nn.Dropout(0.2),
         torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 5))
     loaded = LoadedModel(card_from_options("mine", input_size=32, num_classes=5), module.eval())
     result = export(loaded, tmp_path, ["tflite"], int8=True, data=DataOptions(), progress=lambda m: None)
