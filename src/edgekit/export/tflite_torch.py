@@ -1,10 +1,15 @@
 """PyTorch -> TFLite for a user's own torch module (no Keras twin): litert-torch, optional.
 
 litert-torch is an optional extra (``pip install 'edgekit[tflite-torch]'``, +0.94 GB:
-torchao, jax, litert-converter). Not installed in edgekit's CI, so this path is kept to
-the documented API calls. int8 uses its PT2E quantizer (static, per-channel weights);
-the module arrives BN-folded with Dropout removed (litert-torch int8 mis-handles Dropout,
-see DEPENDENCIES.md). I/O is wrapped to NHWC so apps get the usual image layout.
+torchao, jax, litert-converter); scripts/test.sh installs it, so CI runs this route. int8
+uses its PT2E quantizer (static, per-channel weights); the module arrives BN-folded with
+Dropout removed (litert-torch int8 mis-handles Dropout, see DEPENDENCIES.md). I/O is
+wrapped to NHWC so apps get the usual image layout.
+
+Measured with MobileNetV2 (torchvision weights) fed through this route as if it were a
+user's module, 39 calibration / 39 held-out photos: fp32 equal to torch (SQNR 115 dB), int8
+fully int8 with 0 Transpose ops but top-1 agreement 69% / cosine 0.966 / 11.5 dB, against
+97% / 0.994 for the Keras-twin route zoo models take. Export 26 s for both files.
 """
 from __future__ import annotations
 
