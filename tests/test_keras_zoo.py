@@ -20,6 +20,7 @@ from edgekit.data import ImageSet  # noqa: E402
 from edgekit.export import EXPORTERS, ExportRequest  # noqa: E402
 from edgekit.fold_bn import fold_batchnorm  # noqa: E402
 from edgekit.quantize import QuantConfig  # noqa: E402
+from edgekit.quantize.prepare import prepare_for_int8  # noqa: E402
 from edgekit.zoo import get_model, list_models  # noqa: E402
 from edgekit.zoo.keras import KERAS_BUILDERS, to_keras  # noqa: E402
 from edgekit.zoo.keras.transfer import TOLERANCE  # noqa: E402
@@ -84,10 +85,13 @@ def test_keras_build_and_int8_tflite(name, tmp_path):
     assert "BatchNormalization" in layer_types or name.startswith("squeezenet")  # SqueezeNet has no BN
     torch_build = small(name)
     torch_build.module, _ = fold_batchnorm(torch_build.module, torch.randn(1, 3, SIZE, SIZE))
+    # the torch route as pipeline.export runs it: the twin of the int8-prepared module
+    prepared, prep = prepare_for_int8(torch_build.module, calibration().arrays, torch_build.card.input_shape)
     for loaded, route in ((torch_build, "keras-twin"), (keras_build, "keras")):
         out = tmp_path / route
         out.mkdir()
-        art = exporter.export(ExportRequest(loaded, out, "int8", calibration=calibration(), quant=quant))
+        extra = {"int8_module": prepared, "int8_preparation": prep} if route == "keras-twin" else {}
+        art = exporter.export(ExportRequest(loaded, out, "int8", calibration=calibration(), quant=quant, **extra))
         assert art.meta["conversion"]["route"] == route
         if route == "keras-twin":  # the BN-folded twin, checked the same way
             assert art.meta["conversion"]["keras_twin"]["relative_diff"] <= TOLERANCE

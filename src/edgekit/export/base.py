@@ -22,8 +22,8 @@ class ExportRequest:
     fold_report: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)  # format -> that exporter's frozen options, e.g. {"tflite": TfliteOptions(...)}
     # The folded model after quantize/prepare.prepare_for_int8 (equalized, GPTQ-rounded
-    # weights), made once per export and shared by every int8 exporter that wants it; None:
-    # an exporter prepares its own (or, like NNCF, quantizes the plain folded model).
+    # weights), made once per export by pipeline.export and shared by every int8 exporter
+    # that wants it; None: the exporter quantizes the plain folded model.
     int8_module: Optional[object] = None
     int8_preparation: Optional[dict] = None
 
