@@ -2,12 +2,13 @@
 engine and file, and the spread of its median over 5 repeats, at 1 thread.
 
     PYTHONPATH=src python benchmarks/bench_harness_overhead.py [--out DIR] [--repeats 5] [--min-seconds 2]
+        [--processes 3] [--interleaved]
 
 For each MobileNetV2 fp32 and int8 file (every installed format): each repeat runs edgekit's
-measurement (runner.py in a fresh process) and a bare loop (a few lines of the runtime's own
-API, in a fresh process, same thread count, same warm-up, same number of runs), alternating
-which goes first. Reported: median of edgekit/bare median ratios (goal: within 3%), and the
-spread (max-min)/median of edgekit's 5 medians (goal: <= 5%). Exit 1 if a goal is missed.
+measurement (runner.py in --processes fresh processes, runs pooled, as `edgekit bench` does)
+and a bare loop (a few lines of the runtime's own API, in as many fresh processes, same
+thread count, same warm-up, same number of runs, times pooled), alternating which goes first.
+Reported: median of edgekit/bare median ratios (goal: within 3%), and the spread (max-min)/median of edgekit's 5 medians (goal: <= 5%). Exit 1 if a goal is missed.
 With --interleaved, edgekit's runner and the bare loop stay alive together and run in
 alternating 0.1 s rounds, so a machine shared with other work slows both alike (the ratio
 stays meaningful; the spread over repeats still shows the machine's drift).
@@ -60,7 +61,7 @@ if runs > 0:
     ts = []
     for _ in range(runs):
         t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)
-    print(json.dumps({"p50_ms": float(np.median(ts)) * 1e3, "runs": runs}))
+    print(json.dumps({"times_ms": [t * 1e3 for t in ts]}))
 else:  # the runner's --serve protocol, so both can be driven in alternating rounds
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
@@ -74,44 +75,53 @@ else:  # the runner's --serve protocol, so both can be driven in alternating rou
 ENGINE = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino"}
 
 
-def bare(path: Path, engine: str, runs: int, warm: float) -> float:
-    out = subprocess.run([sys.executable, "-c", BARE, str(path), engine, str(runs), str(warm)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["p50_ms"]
+def bare(path: Path, engine: str, runs: int, warm: float, processes: int) -> float:
+    """p50 over the times of `processes` fresh bare-loop processes, `runs` runs in all."""
+    times = []
+    for _ in range(processes):
+        out = subprocess.run([sys.executable, "-c", BARE, str(path), engine, str(-(-runs // processes)), str(warm)],
+                             capture_output=True, text=True, check=True)
+        times += json.loads(out.stdout.strip().splitlines()[-1])["times_ms"]
+    return statistics.median(times)
 
 
-def interleaved(path: Path, engine: str, seconds: float, warm: float) -> tuple[float, float]:
-    """edgekit's runner (--serve) and the bare loop alive at once, in alternating 0.1 s rounds:
-    load on a shared machine hits both alike. Returns (edgekit p50 from its JSON, bare p50)."""
+def interleaved(path: Path, engine: str, seconds: float, warm: float, processes: int) -> tuple[float, float]:
+    """edgekit's runner (--serve) and the bare loop alive at once, in alternating 0.1 s rounds, in
+    `processes` waves of seconds/processes each: load on a shared machine hits both alike.
+    Returns (edgekit p50: its waves' JSONs pooled by edgekit's pool(), bare p50 over its pooled times)."""
     import tempfile
 
     from edgekit.runtime_bench.measure import RUNNER
+    from edgekit.runtime_bench.pool import pool
 
-    with tempfile.TemporaryDirectory() as td:
-        out = Path(td) / "r.json"
-        ek = subprocess.Popen([sys.executable, str(RUNNER), "--model", str(path), "--threads", "1",
-                               "--warmup-seconds", str(warm), "--serve", "--json-out", str(out)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        br = subprocess.Popen([sys.executable, "-c", BARE, str(path), engine, "0", str(warm)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        for p in (ek, br):
-            assert json.loads(p.stdout.readline()) == {"ready": True}
-        bare_times, spent = [], 0.0
-        while spent < seconds:
+    results, bare_times = [], []
+    for wave in range(processes):
+        with tempfile.TemporaryDirectory() as td:
+            out = Path(td) / "r.json"
+            ek = subprocess.Popen([sys.executable, str(RUNNER), "--model", str(path), "--threads", "1",
+                                   "--warmup-seconds", str(warm), "--serve", "--json-out", str(out)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            br = subprocess.Popen([sys.executable, "-c", BARE, str(path), engine, "0", str(warm)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             for p in (ek, br):
-                p.stdin.write("run 0.1 1000000\n")
+                assert json.loads(p.stdout.readline()) == {"ready": True}
+            spent = 0.0
+            while spent < seconds / processes:
+                for p in (ek, br):
+                    p.stdin.write("run 0.1 1000000\n")
+                    p.stdin.flush()
+                    chunk = json.loads(p.stdout.readline())["times_ms"]
+                    if p is br:
+                        bare_times += chunk
+                        spent += sum(chunk) / 1e3
+            for p in (ek, br):
+                p.stdin.write("finish\n")
                 p.stdin.flush()
-                chunk = json.loads(p.stdout.readline())["times_ms"]
-                if p is br:
-                    bare_times += chunk
-                    spent += sum(chunk) / 1e3
-        for p in (ek, br):
-            p.stdin.write("finish\n")
-            p.stdin.flush()
-        ek.stdout.readline()
-        ek.wait()
-        br.wait()
-        return json.loads(out.read_text())["stats"]["p50_ms"], statistics.median(bare_times)
+            ek.stdout.readline()
+            ek.wait()
+            br.wait()
+            results.append(json.loads(out.read_text()))
+    return pool(results)["stats"]["p50_ms"], statistics.median(bare_times)
 
 
 def main() -> int:
@@ -120,6 +130,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--min-seconds", type=float, default=2.0)
     ap.add_argument("--min-runs", type=int, default=50)
+    ap.add_argument("--processes", type=int, default=3, help="fresh processes per measurement (edgekit's default: 3)")
     ap.add_argument("--formats", help="comma-separated subset of onnx,tflite,openvino (default: all installed)")
     ap.add_argument("--interleaved", action="store_true",
                     help="edgekit and the bare loop in alternating rounds (fair on a loaded machine)")
@@ -127,9 +138,10 @@ def main() -> int:
 
     from edgekit.runtime_bench.measure import BenchConfig, measure, plan
 
-    cfg = BenchConfig(threads=(1,), min_runs=args.min_runs, min_seconds=args.min_seconds, warmup_seconds=0.5)
+    cfg = BenchConfig(threads=(1,), min_runs=args.min_runs, min_seconds=args.min_seconds, warmup_seconds=0.5,
+                      processes=args.processes)
     ok = True
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; {args.processes} process(es) per measurement")
     formats = args.formats.split(",") if args.formats else None
     for (fmt, precision), path in mobilenet_files(args.out, formats).items():
         job = plan([path], cfg)
@@ -139,14 +151,14 @@ def main() -> int:
             order = ("edgekit", "bare") if i % 2 == 0 else ("bare", "edgekit")
             got = {}
             if args.interleaved:
-                got["edgekit"], got["bare"] = interleaved(path, ENGINE[fmt], args.min_seconds, 0.5)
+                got["edgekit"], got["bare"] = interleaved(path, ENGINE[fmt], args.min_seconds, 0.5, args.processes)
                 order = ()
             for who in order:
                 if who == "edgekit":
                     r = measure(job, cfg)[0]
                     got[who], runs = r["stats"]["p50_ms"], r["stats"]["runs"]
                 else:  # as many runs as edgekit's loop took
-                    got[who] = bare(path, ENGINE[fmt], runs, 0.5)
+                    got[who] = bare(path, ENGINE[fmt], runs, 0.5, args.processes)
             ek.append(got["edgekit"])
             br.append(got["bare"])
             ratios.append(got["edgekit"] / got["bare"])
@@ -157,7 +169,8 @@ def main() -> int:
         ok &= good
         print(f"{path.name:28s} edgekit p50 {statistics.median(ek):6.3f} ms, bare {statistics.median(br):6.3f} ms, "
               f"ratio {ratio:.3f} (per repeat {', '.join(f'{x:.3f}' for x in ratios)}), "
-              f"edgekit spread over {args.repeats} repeats {100 * spread:.1f}% (bare loop {100 * bare_spread:.1f}%) "
+              f"edgekit spread over {args.repeats} repeats {100 * spread:.1f}% (medians {', '.join(f'{x:.3f}' for x in ek)}; "
+              f"bare loop {100 * bare_spread:.1f}%) "
               f"{'ok' if good else 'MISSED'}")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0 if ok else 1

@@ -49,6 +49,49 @@ def test_bench_table_threads_and_sequential(models):
     assert "bench [4/4]" in proc.stderr and "recorded" not in proc.stderr
 
 
+@pytest.mark.parametrize("interleave", [True, False])
+def test_runs_pooled_from_fresh_processes(models, interleave):
+    """Default: 3 processes per file, each with its share of the minimums; stats over all their runs."""
+    from edgekit.runtime_bench.measure import BenchConfig, measure, plan
+
+    cfg = BenchConfig(min_runs=30, min_seconds=0.3, warmup_seconds=0, interleave=interleave)
+    assert cfg.processes == 3
+    results = measure(plan([models["onnx"], models["onnx"]], cfg), cfg)
+    for r in results:
+        per = r["per_process"]
+        assert r["processes"] == 3 and len(per) == 3
+        assert r["stats"]["runs"] == sum(p["runs"] for p in per) == len(r["times_ms"]) >= 30
+        assert all(p["runs"] >= 10 for p in per)  # ceil(30 / 3) each
+        assert sum(r["times_ms"]) >= 300 * 0.8  # seconds are wall time of the timing loop, a bit more than the sum
+        p50s = [p["p50_ms"] for p in per]
+        # a pooled median lies between the groups' (times_ms is rounded to 0.1 us)
+        assert min(p50s) - 1e-4 <= r["stats"]["p50_ms"] <= max(p50s) + 1e-4
+        assert r["process_spread"] == pytest.approx((max(p50s) - min(p50s)) / sorted(p50s)[1])
+        assert r["peak_rss_mb"] == max(p["peak_rss_mb"] for p in per)
+        assert r["load_ms"] == sorted(p["load_ms"] for p in per)[1]
+
+
+def test_one_process_and_bad_process_count(models):
+    proc = run_cli("bench", models["onnx"], *SHORT, "--processes", "1", "--json", "--no-record")
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)["results"][0]
+    assert r["processes"] == 1 and "per_process" not in r and "[process" not in proc.stderr
+    _one_line_error(run_cli("bench", models["onnx"], "--processes", "0", "--no-record"),
+                    "--processes must be an integer >= 1")
+
+
+def test_unsteady_machine_is_said(models):
+    """A file whose processes disagree by more than 5% gets one note line naming it."""
+    from edgekit.runtime_bench.pool import pool, unsteady_note
+
+    base = {"stats": {"p50_ms": 1.0, "runs": 3}, "times_ms": [1.0, 1.0, 1.0], "load_ms": 1.0, "peak_rss_mb": 1.0}
+    steady = [dict(base), dict(base), dict(base)]
+    slow = dict(base, stats={"p50_ms": 1.2, "runs": 3}, times_ms=[1.2] * 3)
+    assert unsteady_note([dict(pool(steady), file="a.onnx")]) is None
+    note = unsteady_note([dict(pool(steady), file="a.onnx"), dict(pool([base, base, slow]), file="/x/b.onnx")])
+    assert note.startswith("note: the 3 processes' medians for b.onnx differ by 20% (1-1.2 ms)")
+
+
 def test_openvino_bf16_engine(models):
     if "openvino" not in models:
         pytest.skip("openvino not installed")

@@ -27,6 +27,11 @@ def bench_options(fn, engine: bool = True):
         click.option("--min-seconds", type=float, help="Override the profile's minimum timed seconds."),
         click.option("--warmup", "warmup_runs", type=int, help="Warm-up runs (at least). Default 1."),
         click.option("--warmup-seconds", type=float, help="Warm-up seconds (at least). Default 0.5."),
+        click.option("--processes", type=int, default=3, show_default=True,
+                     help="Fresh processes per file, their runs pooled (the minimums are split among them): "
+                          "one process is one sample of memory layout, which moved medians by up to 17%% "
+                          "between processes on a test machine. Host and runner.py devices; benchmark_model "
+                          "runs once. 1 = a single process."),
     ]
     if engine:
         opts.insert(1, click.option("--engine", type=click.Choice(list(RUNNER_ENGINES)), help="Default: by file type "
@@ -36,12 +41,13 @@ def bench_options(fn, engine: bool = True):
     return fn
 
 
-def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, engine=None, interleave=True):
+def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes=3, engine=None,
+                 interleave=True):
     from ..runtime_bench.measure import BenchConfig, parse_threads
 
     return BenchConfig.from_profile(profile, threads=parse_threads(threads), engine=engine, min_runs=min_runs,
                                     min_seconds=min_seconds, warmup_runs=warmup_runs,
-                                    warmup_seconds=warmup_seconds, interleave=interleave)
+                                    warmup_seconds=warmup_seconds, processes=processes, interleave=interleave)
 
 
 @click.command("bench")
@@ -53,8 +59,8 @@ def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_se
 @json_option
 @handle_errors
 @device_options
-def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, no_interleave,
-            label, db_path, no_record, as_json, devices):
+def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes,
+            no_interleave, label, db_path, no_record, as_json, devices):
     """Time FILES (.onnx, .tflite, OpenVINO .xml), each in its own fresh process.
 
     Several files are interleaved (rounds A B A B ...) so drift hits all alike; int8 files are
@@ -62,7 +68,7 @@ def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs,
     """
     from ..runtime_bench.bench import bench
 
-    cfg = bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, engine,
+    cfg = bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes, engine,
                        interleave=not no_interleave)
     db = open_db(db_path, no_record)
     if devices.wanted():  # --device URI...: measured there (cli/device_bench.py)
@@ -84,7 +90,13 @@ def human(doc: dict) -> str:
     for q in doc["ratios"]:
         lines.append(f"{q['format']} ({q['engine']}, {q['threads']} thr): {q['precision']} is {q['speedup']:.2f}x "
                      f"as fast as fp32 (p50 {q['baseline_p50_ms']:.2f} -> {q['candidate_p50_ms']:.2f} ms)")
-    host = results[0]["host"]
-    lines.append(f"host: {host['cpu_model']}, {host['cores']} cores; timer: {results[0]['timer']}; "
-                 f"peak MB = peak resident memory of each file's own process")
+    from ..runtime_bench.pool import unsteady_note
+
+    note = unsteady_note(results)
+    if note:
+        lines.append(note)
+    host, procs = results[0]["host"], results[0].get("processes", 1)
+    pooled = f"runs pooled from {procs} fresh processes per file" if procs > 1 else "one fresh process per file"
+    lines.append(f"host: {host['cpu_model']}, {host['cores']} cores; timer: {results[0]['timer']}; {pooled}; "
+                 f"peak MB = peak resident memory of a file's largest process")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 from ..errors import ConfigError, DeviceError
 from ..runtime_bench import runner as runner_mod
+from ..runtime_bench.pool import per_process_config, pool
 from . import benchmark_model as bm
 from . import probe
 from .transport import check, tail
@@ -86,6 +87,7 @@ def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = l
 
     def done(r: dict) -> None:
         r["file"], r["engine_name"], r["where"] = str(path), engine, target.uri.text
+        r.setdefault("processes", 1)  # benchmark_model: one process, its own statistics
         if not results and validation is not None:
             r.update(validation)
         results.append(r)
@@ -173,21 +175,26 @@ def _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progr
     if inputs is not None:
         remote_in, remote_out = f"{d}/inputs.npy", f"{d}/outputs.npy"
         target.transport.push(inputs, remote_in, timeout=600)
+    share = per_process_config(cfg)  # as on the host: cfg.processes fresh processes, runs pooled
     for i, threads in enumerate(cfg.threads):
         target.cooldown(progress)
-        progress(f"{target.name}: bench {path.name} ({engine}, {threads} thread(s)) with runner.py")
-        json_remote = f"{d}/result-{i}.json"
-        first = i == 0 and remote_in is not None
-        argv = _runner_argv(target, d, remote_model, engine, threads, cfg, json_remote,
-                            remote_in if first else None, remote_out if first else None)
-        pin = pinning(target, info, threads)
-        if pin:
-            argv = ["taskset", pin["mask"]] + argv
         before = target.state()
-        doc = _run_runner(target, argv, json_remote, local, path, cfg.max_seconds * 2 + 600)
+        docs = []
+        for k in range(cfg.processes):
+            tag = f" [process {k + 1}/{cfg.processes}]" if cfg.processes > 1 else ""
+            progress(f"{target.name}: bench {path.name} ({engine}, {threads} thread(s)) with runner.py{tag}")
+            json_remote = f"{d}/result-{i}-{k}.json"
+            first = i == 0 and k == 0 and remote_in is not None
+            argv = _runner_argv(target, d, remote_model, engine, threads, share, json_remote,
+                                remote_in if first else None, remote_out if first else None)
+            pin = pinning(target, info, threads)
+            if pin:
+                argv = ["taskset", pin["mask"]] + argv
+            docs.append(_run_runner(target, argv, json_remote, local, path, share.max_seconds * 2 + 600))
+            if first:
+                target.transport.pull(remote_out, outputs_out, timeout=300)
         after = target.state()
-        if first:
-            target.transport.pull(remote_out, outputs_out, timeout=300)
+        doc = pool(docs, cfg.keep_times)
         doc["device"] = device_block(target, info, f"runner.py ({doc.get('runtime')} {doc.get('runtime_version')})",
                                      d, before, after, pin, argv)
         done(doc)

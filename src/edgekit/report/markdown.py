@@ -7,10 +7,12 @@ COLUMNS = [("file", "file"), ("format", "format"), ("precision", "precision"), (
            ("max_ms", "max ms"), ("load_ms", "load ms"), ("first_ms", "first ms"), ("peak_rss_mb", "peak MB"),
            ("size_mb", "size MB"), ("top1_agreement", "top-1 agree")]
 
-METHOD = ("Each file ran in its own fresh process (edgekit's runner.py: numpy and the runtime only): "
+METHOD = ("Each file ran in fresh processes of its own (edgekit's runner.py: numpy and the runtime only; "
+          "3 by default, their timed runs pooled, since one process is one sample of memory layout): "
           "load, one first inference, warm-up, then timed runs (set input, run, read output) until the "
           "minimum runs and seconds; several files were interleaved in rounds so that drift hits all "
-          "alike. Peak MB is the peak resident memory of that process. Top-1 agreement: how often the "
+          "alike. Load and first-inference times are the median process's; peak MB is the peak resident "
+          "memory of the largest of those processes. Top-1 agreement: how often the "
           "file's top-1 class equals the float model's, on held-out real images.")
 
 

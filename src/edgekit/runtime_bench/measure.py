@@ -1,4 +1,4 @@
-"""Latency on the host: runner.py in a fresh process per file, several files interleaved.
+"""Latency on the host: runner.py in fresh processes per file, several files interleaved.
 
 One file: ``python runner.py`` runs to completion in its own process (load, first
 inference, warm-up, timed runs) and writes its JSON. Several files: every file still gets a
@@ -6,6 +6,11 @@ process of its own (so load time and peak memory are its own), loaded one after 
 then the host asks each in turn for a short round of timed runs (A B C A B C ...) until
 every file has its minimum runs and seconds, so drift (thermal, other load on the machine)
 hits all files alike and their ratios stay fair.
+
+All of that happens cfg.processes times (default 3), in waves, each wave with its share of
+the minimum runs and seconds, and each file's waves are pooled into one result (pool.py
+says why: one process is one sample of memory layout). A wave holds one process per file,
+so memory use does not grow with the count.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from typing import Callable, Optional
 
 from ..errors import ConfigError, DeviceError, MissingDependencyError
 from . import runner
+from .pool import per_process_config, pool
 
 RUNNER = Path(runner.__file__)
 
@@ -52,6 +58,7 @@ class BenchConfig:
     engine: Optional[str] = None  # None: the format's default engine
     interleave: bool = True  # several files: rounds A B A B (each still in its own process)
     keep_times: bool = True
+    processes: int = 3  # fresh processes per file and thread count, runs pooled (pool.py)
 
     def __post_init__(self) -> None:
         if not self.threads or any(not isinstance(t, int) or t < 1 for t in self.threads):
@@ -61,6 +68,8 @@ class BenchConfig:
             raise ConfigError(f"--min-runs must be >= 1, got {self.min_runs}")
         if self.min_seconds < 0 or self.warmup_seconds < 0 or self.warmup_runs < 0:
             raise ConfigError("--min-seconds, --warmup and --warmup-seconds must be >= 0")
+        if not isinstance(self.processes, int) or self.processes < 1:
+            raise ConfigError(f"--processes must be an integer >= 1, got {self.processes}")
         if self.max_seconds <= 0:
             raise ConfigError(f"--max-seconds must be > 0, got {self.max_seconds}")
         if self.engine is not None and self.engine not in RUNNER_ENGINES:
@@ -125,15 +134,24 @@ def check_runtime(engine: str) -> None:
 
 
 def measure(jobs: list[Job], cfg: BenchConfig, progress: Callable[[str], None] = lambda m: None) -> list[dict]:
-    """Runner results (schema in runner.py), one per job, in job order."""
+    """Runner results (schema in runner.py, pooled as pool.py says), one per job, in job order."""
+    share = per_process_config(cfg)
+    waves = []
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as td:
-        if len(jobs) > 1 and cfg.interleave:
-            results = _interleaved(jobs, cfg, Path(td), progress)
-        else:
+        for w in range(cfg.processes):
+            wave_dir = Path(td) / f"wave{w}"
+            wave_dir.mkdir()
+            tag = f" [process {w + 1}/{cfg.processes}]" if cfg.processes > 1 else ""
+            say = (lambda m, tag=tag: progress(m + tag))
+            if len(jobs) > 1 and cfg.interleave:
+                waves.append(_interleaved(jobs, share, wave_dir, say))
+                continue
             results = []
             for i, job in enumerate(jobs):
-                progress(f"bench [{i + 1}/{len(jobs)}]: {job.label} ({job.engine}, {job.threads} thread(s))")
-                results.append(_single(job, cfg, Path(td) / f"{i}.json"))
+                say(f"bench [{i + 1}/{len(jobs)}]: {job.label} ({job.engine}, {job.threads} thread(s))")
+                results.append(_single(job, share, wave_dir / f"{i}.json"))
+            waves.append(results)
+    results = [pool(list(per_job), cfg.keep_times) for per_job in zip(*waves)]
     for job, res in zip(jobs, results):
         res["file"] = job.label if job.engine == "torch" else str(job.path)
         res["engine_name"] = job.engine
