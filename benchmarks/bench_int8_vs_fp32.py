@@ -2,9 +2,10 @@
 
     PYTHONPATH=src python benchmarks/bench_int8_vs_fp32.py [--out DIR] [--min-seconds 5] [--repeats 1]
 
-All six files are measured interleaved (rounds A B C ...; each file in its own process), so
-machine drift hits all alike. Prints the bench table and the int8/fp32 p50 ratios, and exits 1
-if a ratio is below the issue's floor (ORT 1.6x, TFLite 1.45x, OpenVINO 2.0x). Run it on a
+All six files are measured interleaved (rounds A B C ...; each file in 3 fresh processes of
+its own, runs pooled, as `edgekit bench` does by default), so machine drift hits all alike.
+Prints the bench table and the int8/fp32 p50 ratios, and exits 1 if a ratio is below the
+issue's floor (ORT 1.6x, TFLite 1.45x, OpenVINO 2.0x). Run it on a
 quiet machine; on a shared one, say how loaded it was.
 """
 from __future__ import annotations
