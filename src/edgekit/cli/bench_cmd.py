@@ -16,7 +16,7 @@ COLUMNS = [("file", "file"), ("engine", "engine"), ("threads", "thr"), ("runs", 
 
 
 def bench_options(fn, engine: bool = True):
-    from ..runtime_bench.measure import PROFILES, RUNNER_ENGINES
+    from ..runtime_bench.measure import PROFILES, RUNNER_ENGINES, BenchConfig
 
     opts = [
         click.option("--threads", default="1", show_default=True, help="Thread counts, comma-separated, e.g. 1,2."),
@@ -27,11 +27,11 @@ def bench_options(fn, engine: bool = True):
         click.option("--min-seconds", type=float, help="Override the profile's minimum timed seconds."),
         click.option("--warmup", "warmup_runs", type=int, help="Warm-up runs (at least). Default 1."),
         click.option("--warmup-seconds", type=float, help="Warm-up seconds (at least). Default 0.5."),
-        click.option("--processes", type=int, default=3, show_default=True,
-                     help="Fresh processes per file, their runs pooled (the minimums are split among them): "
-                          "one process is one sample of memory layout, which moved medians by up to 17%% "
-                          "between processes on a test machine. Host and runner.py devices; benchmark_model "
-                          "runs once. 1 = a single process."),
+        click.option("--processes", type=int,
+                     help=f"Fresh processes per file, their runs pooled (the minimums are split among them): "
+                          f"one process is one sample of memory layout, which moved medians by up to 17% "
+                          f"between processes on a test machine. Host and runner.py devices; benchmark_model "
+                          f"runs once. Default {BenchConfig.processes}; 1 = a single process."),
     ]
     if engine:
         opts.insert(1, click.option("--engine", type=click.Choice(list(RUNNER_ENGINES)), help="Default: by file type "
@@ -41,7 +41,7 @@ def bench_options(fn, engine: bool = True):
     return fn
 
 
-def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes=3, engine=None,
+def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes=None, engine=None,
                  interleave=True):
     from ..runtime_bench.measure import BenchConfig, parse_threads
 
@@ -61,7 +61,7 @@ def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_se
 @device_options
 def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes,
             no_interleave, label, db_path, no_record, as_json, devices):
-    """Time FILES (.onnx, .tflite, OpenVINO .xml), each in its own fresh process.
+    """Time FILES (.onnx, .tflite, OpenVINO .xml), each in fresh processes of its own.
 
     Several files are interleaved (rounds A B A B ...) so drift hits all alike; int8 files are
     compared with the fp32 file of the same model and format.

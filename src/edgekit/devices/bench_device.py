@@ -178,6 +178,7 @@ def _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progr
     share = per_process_config(cfg)  # as on the host: cfg.processes fresh processes, runs pooled
     for i, threads in enumerate(cfg.threads):
         target.cooldown(progress)
+        pin = pinning(target, info, threads)
         before = target.state()
         docs = []
         for k in range(cfg.processes):
@@ -187,7 +188,6 @@ def _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progr
             first = i == 0 and k == 0 and remote_in is not None
             argv = _runner_argv(target, d, remote_model, engine, threads, share, json_remote,
                                 remote_in if first else None, remote_out if first else None)
-            pin = pinning(target, info, threads)
             if pin:
                 argv = ["taskset", pin["mask"]] + argv
             docs.append(_run_runner(target, argv, json_remote, local, path, share.max_seconds * 2 + 600))
