@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--prep", default="none,gptq,eq+gptq")
     ap.add_argument("--swap", action="store_true")
     ap.add_argument("--latency-runs", type=int, default=40)
-    ap.add_argument("--photos", default=str(REPO.parent / "shared" / "data" / "photos"))
+    ap.add_argument("--photos", default=str(REPO / "tests" / "data" / "photos"))
     args = ap.parse_args()
 
     import onnxruntime as ort

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PHOTOS = Path(os.environ.get("EDGEKIT_TEST_PHOTOS", REPO.parent / "shared" / "data" / "photos"))
+# The 78 real photos (licences in LICENSES.txt and manifest.csv) live in the repository, so a
+# clone on its own can run its tests; EDGEKIT_TEST_PHOTOS points elsewhere for experiments.
+PHOTOS = Path(os.environ.get("EDGEKIT_TEST_PHOTOS", REPO / "tests" / "data" / "photos"))
 
 
 def pytest_configure(config):
