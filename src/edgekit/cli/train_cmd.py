@@ -18,7 +18,7 @@ from .common import emit, handle_errors, json_option, progress, table
               help="Start from this checkpoint (its backbone; a new head for your classes). Default: from scratch.")
 @click.option("--out", type=click.Path(path_type=Path), help="Checkpoint to write. Default: edgekit-out/ARCH_trained.pt")
 @click.option("--epochs", type=int, help="Default: 10 with --weights, 30 from scratch.")
-@click.option("--lr", type=float, help="Peak learning rate (AdamW). Default: 5e-4 with --weights, 2e-3 from scratch.")
+@click.option("--lr", type=float, help="Peak learning rate (AdamW). Default: 5e-4 with --weights, 5e-3 from scratch.")
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--input-size", type=int, help="Square input size. Default: the architecture's (or --weights' card).")
 @click.option("--resize", type=int, help="Shorter side before the centre crop. Default: input size / 0.875.")
