@@ -137,7 +137,7 @@ def test_interrupt_and_kill_resume_without_torn_checkpoint(tmp_path):
     doc = json.loads(proc.stdout)
     assert "resuming" in proc.stderr or doc["already_done"], proc.stderr
     assert [h["epoch"] for h in doc["history"]] == [1, 2, 3, 4, 5, 6]
-    assert torch.load(out, weights_only=True)["model_card"]["labels"] == FOLDER_NAMES[:3]
+    assert list(torch.load(out, weights_only=True)["model_card"]["labels"]) == sorted(FOLDER_NAMES[:3])
     assert not out.with_name(out.name + ".resume").exists()
     assert not list(tmp_path.glob(".ck.pt*.part"))
 
