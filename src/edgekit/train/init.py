@@ -30,6 +30,7 @@ def build(card, classes: tuple[str, ...], weights: Optional[Path] = None, progre
     from ..zoo.weights import read_checkpoint
 
     module = card.builder(num_classes=len(classes))
+    _keep_logits_alive(module)
     if weights is None:
         return module, {"from": "scratch"}
     state, saved_card = read_checkpoint(Path(weights))
@@ -60,6 +61,24 @@ def build(card, classes: tuple[str, ...], weights: Optional[Path] = None, progre
     progress(f"train: starting from {Path(weights).name}: {what}")
     return module, {"from": str(Path(weights).resolve()), "weights_sha256": sha256(Path(weights)),
                     "kept_head": keep_head, "trained_for": (saved_card or {}).get("name")}
+
+
+def _keep_logits_alive(module) -> None:
+    """SqueezeNet's head is Conv -> ReLU -> average pool: a class whose logit starts (or is
+    pushed) below zero for every image gets no gradient and is never predicted again. Measured
+    on Fashion-MNIST, squeezenet1_1 from scratch: 2 of 10 classes dead after 3 epochs (69.5%
+    validation top-1). A new head followed by a ReLU starts with bias +1, so every class is alive."""
+    from torch import nn
+
+    head = head_prefix(module).rstrip(".")
+    parent_name, _, child = head.rpartition(".")
+    parent = module.get_submodule(parent_name) if parent_name else module
+    if not isinstance(parent, nn.Sequential) or not child.isdigit():
+        return
+    layers = list(parent)
+    after = layers[int(child) + 1:int(child) + 2]
+    if after and isinstance(after[0], (nn.ReLU, nn.ReLU6)) and layers[int(child)].bias is not None:
+        nn.init.constant_(layers[int(child)].bias, 1.0)
 
 
 def freeze_backbone(module) -> list:
