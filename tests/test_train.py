@@ -197,3 +197,23 @@ def test_zero_epochs_is_refused(small_folder):
 def test_weights_of_another_architecture_are_refused(small_folder, mobilenet_v2_weights):
     proc = run_cli("train", "shufflenet_v2_x0_5", "--data", small_folder, "--weights", mobilenet_v2_weights)
     assert_clean_error(proc, "do not fit shufflenet_v2_x0_5", "missing key")
+
+
+def test_labels_csv_folder_and_name_fixed_split(small_folder, tmp_path):
+    import shutil
+
+    from edgekit.train import read_labelled_folder, split_train_val
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    rows = ["file,label"]
+    for p in sorted(small_folder.rglob("*.png")):
+        shutil.copy(p, flat / p.name)
+        rows.append(f"{p.name},{p.parent.name}")
+    (flat / "labels.csv").write_text("\n".join(rows) + "\n")
+    by_csv, by_dirs = read_labelled_folder(flat, SIZE), read_labelled_folder(small_folder, SIZE)
+    assert by_csv.classes == by_dirs.classes == ("trouser", "tshirt")
+    assert np.bincount(by_csv.labels).tolist() == [6, 6]
+    train_a, val_a = split_train_val(by_dirs, 0.2)
+    train_b, val_b = split_train_val(by_dirs.take(np.arange(len(by_dirs))[::-1]), 0.2)  # order does not matter
+    assert sorted(val_a.names) == sorted(val_b.names) and len(val_a) == 2 and len(train_a) == 10
