@@ -89,9 +89,15 @@ def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
         drop, lo, hi = paired_drop(float_correct, q_correct)
         rows.append({"model": arch, "format": art.format, "precision": art.precision, "top1": float(q_correct.mean()),
                      "agree": float((outs.argmax(1) == ref.argmax(1)).mean()), "drop": drop, "drop_lo": lo,
-                     "drop_hi": hi, "mb": art.path.stat().st_size / 1e6, "p50_ms": latency.get(str(art.path)),
+                     "drop_hi": hi, "mb": _megabytes(art.path), "p50_ms": latency.get(str(art.path)),
                      "file": str(art.path), "images": len(y_test)})
     return rows
+
+
+def _megabytes(path: Path) -> float:
+    """The file, and for OpenVINO IR its .bin of weights beside the .xml."""
+    files = [path] + ([path.with_suffix(".bin")] if path.suffix == ".xml" else [])
+    return sum(f.stat().st_size for f in files) / 1e6
 
 
 def _latencies(paths) -> dict:
@@ -135,6 +141,9 @@ def main() -> None:
         done.write_text(json.dumps(rows_for(arch, args.cache, out, args.calib), indent=2) + "\n")
     rows = [r for m in models if (out / "rows" / f"{m}.json").is_file()
             for r in json.loads((out / "rows" / f"{m}.json").read_text())]
+    for r in rows:  # sizes as _megabytes counts them, also for rows written before it did
+        if r.get("file") and Path(r["file"]).is_file():
+            r["mb"] = _megabytes(Path(r["file"]))
     (out / "accuracy_table.json").write_text(json.dumps(rows, indent=2) + "\n")
     (out / "accuracy_table.md").write_text(markdown(rows))
     print(markdown(rows))

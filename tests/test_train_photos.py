@@ -59,5 +59,6 @@ def test_int8_tflite_carries_labels_and_classifies_held_out_photos(finetuned):
         engine.close()
     accuracy = float(np.mean(predicted == val.labels))
     print(f"int8 .tflite on {len(val)} held-out photos: top-1 {accuracy:.4f} (float val top-1 {trained['val_top1']:.4f})")
-    # measured: see the note; chance is 20% (5 classes), the largest class 31%
-    assert accuracy >= 0.70, (accuracy, trained["val_top1"])
+    # measured: 33/42 = 78.6% (float 34/42); chance is 20% (5 classes), the largest class 31%;
+    # 65% (28/42) leaves 5 photos of margin
+    assert accuracy >= 0.65, (accuracy, trained["val_top1"])
