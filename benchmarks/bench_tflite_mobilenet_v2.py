@@ -48,7 +48,7 @@ def keras_reference(out: Path) -> Path:
     import numpy as np
 
     from edgekit.data import default_photos
-    from edgekit.export._tf import import_tf
+    from edgekit._optional import import_tf
     from edgekit.zoo.card import Preprocess
 
     tf = import_tf()

@@ -43,3 +43,9 @@ class AccuracyGateError(EdgekitError):
     """An exported file is less accurate than the requested gate."""
 
     exit_code = 3
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first non-empty line of an exception's text (its type name when it has none), cut to ``limit``."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]

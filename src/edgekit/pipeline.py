@@ -33,16 +33,14 @@ class ExportResult:
 def available_formats() -> list[str]:
     from .export import EXPORTERS
 
-    return [n for n, e in EXPORTERS.items()
-            if all(importlib.util.find_spec(m) for m in getattr(e, "requires", ()))]
+    return [n for n, e in EXPORTERS.items() if all(importlib.util.find_spec(m) for m in e.requires)]
 
 
 def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: bool = False,
            data: DataOptions = DataOptions(), quant=None, progress: Callable[[str], None] = print,
-           extra_precisions: Optional[dict] = None, options: Optional[dict] = None) -> ExportResult:
-    """``extra_precisions``: format -> more precisions (e.g. {"tflite": ["fp16", "int16x8"]});
-    ``options``: format -> that exporter's options (e.g. {"tflite": TfliteOptions(...)})."""
-    from .export import EXPORTERS, ExportRequest, check_capability
+           options: tuple = ()) -> ExportResult:
+    """``options``: exporters' options objects, e.g. (TfliteOptions(fp16=True),)."""
+    from .export import EXPORTERS, ExportRequest
     from .fold_bn import fold_batchnorm
     from .quantize import QuantConfig
     from .runtime_bench.engines.reference_engine import reference_engine
@@ -50,18 +48,14 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
 
     result = ExportResult()
     formats = formats or [f for f in available_formats() if loaded.framework in EXPORTERS.get(f).frameworks]
-    base = ["fp32", "int8"] if int8 else ["fp32"]
-    extra_precisions = extra_precisions or {}
     exporters = [EXPORTERS.get(f) for f in formats]
-    precisions_of = {e.format: base + [p for p in extra_precisions.get(e.format, []) if p not in base]
-                     for e in exporters}
+    options_of = {o.format: o for o in options}
+    precisions_of = {e.format: e.plan(int8, options_of.get(e.format)) for e in exporters}
     quant = quant or QuantConfig()
     for e in exporters:  # capability first, then any slow work
         for p in precisions_of[e.format]:
-            check_capability(e, loaded.framework, p)
-            if hasattr(e, "check"):  # format-specific refusals (e.g. a calibration method)
-                e.check(loaded.framework, p, quant, (options or {}).get(e.format))
-    need_calibration = any(p in ("int8", "int16x8") for ps in precisions_of.values() for p in ps)
+            e.check(loaded.framework, p, quant, options_of.get(e.format))
+    need_calibration = any(p.integer for ps in precisions_of.values() for p in ps)
     out_dir = ensure_writable_dir(Path(out_dir))
 
     calib, evalset = load_data(loaded.card, data, need_calibration=need_calibration, warn=result.warnings, progress=progress)
@@ -83,7 +77,7 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
     for exporter in exporters:
         for precision in precisions_of[exporter.format]:
             req = ExportRequest(loaded, out_dir, precision, calibration=calib, quant=quant,
-                                progress=progress, fold_report=result.fold, options=options or {},
+                                progress=progress, fold_report=result.fold, options=options_of.get(exporter.format),
                                 int8_module=int8_module, int8_preparation=int8_prep)
             art = exporter.export(req)
             progress(f"validate: {art.path.name} on {len(evalset)} held-out images")
@@ -95,14 +89,13 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
 
 def _prepare_int8(loaded, exporters, precisions_of, calib, quant, progress):
     """Equalize + GPTQ-round the folded torch model once, for every exporter that declares
-    ``uses_int8_preparation`` (ONNX, TFLite); (None, None) when none needs it.
+    ``int8_preparation`` (ONNX, TFLite); (None, None) when none needs it.
 
     OpenVINO does not take it. Measured on MobileNetV2 (39/39 photo split, both ways round):
     NNCF on the prepared model gains ~1 dB logit SQNR (18.6 -> 19.5, 17.6 -> 18.7) but top-1
     agreement went 94.9% -> 92.3% and 97.4% -> 97.4%; NNCF's own bias correction on the plain
     folded model is the safer default for the figure users read."""
-    wants = [e for e in exporters if getattr(e, "uses_int8_preparation", False)
-             and any(p in ("int8", "int16x8") for p in precisions_of[e.format])]
+    wants = [e for e in exporters if e.int8_preparation and any(p.integer for p in precisions_of[e.format])]
     if loaded.framework != "torch" or not wants or calib is None or len(calib) == 0:
         return None, None
     from .quantize.prepare import prepare_for_int8

@@ -41,27 +41,26 @@ def command(model, formats, int8, calib, data, calib_method, calib_samples, out_
 
     quant = QuantConfig(method=calib_method, samples=calib_samples)  # validate flags first
     db = open_db(db_path, no_record)  # an unusable database fails before the slow work
-    extra, options = _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback)
+    options = _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback)
     loaded = _resolve(model, framework, model_kw)
     result = export(loaded, out_dir, list(formats) or None, int8=int8,
                     data=DataOptions(calib=calib, eval=data), quant=quant, progress=progress,
-                    extra_precisions=extra, options=options)
+                    options=(options,))
     if db:
         db.record_export(result.artifacts, command=command_line())
     emit(result.to_dict(), as_json, _human)
 
 
 def _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback):
-    """The TFLite-only flags: extra precisions and TfliteOptions (refused without tflite)."""
+    """The TFLite-only flags as TfliteOptions (refused without tflite)."""
     from ..errors import ConfigError
-
-    extra = [p for p, on in (("fp16", fp16), ("int16x8", int16x8)) if on]
-    if formats and "tflite" not in formats and (extra or float_fallback or io_dtype != "int8"):
-        raise ConfigError("--fp16, --int16x8, --io-dtype and --float-fallback apply to .tflite files; "
-                          "add --format tflite")
     from ..export.tflite_export import TfliteOptions
 
-    return {"tflite": extra}, {"tflite": TfliteOptions(io_dtype=io_dtype, float_fallback=float_fallback)}
+    options = TfliteOptions(io_dtype=io_dtype, float_fallback=float_fallback, fp16=fp16, int16x8=int16x8)
+    if formats and "tflite" not in formats and options != TfliteOptions():
+        raise ConfigError("--fp16, --int16x8, --io-dtype and --float-fallback apply to .tflite files; "
+                          "add --format tflite")
+    return options
 
 
 def _resolve(model, framework, model_kw):

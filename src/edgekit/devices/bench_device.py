@@ -72,7 +72,7 @@ def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = l
     device lost at the second thread count still leaves the first result with the caller).
     The first result carries "_outputs_file" (device outputs of ``validation_inputs``) or a
     "validation" saying why there are none."""
-    from ..export.artifact import format_of
+    from ..formats import format_of
     from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
     from ..runtime_bench.measure import RUNNER_ENGINES
 

@@ -20,7 +20,7 @@ from .targets import DeviceOptions, connect, parse_uri
 
 def check_files(files: list[Path], cfg) -> list[Path]:
     """Host-side checks before any device is contacted (the host needs no runtime for this)."""
-    from ..export.artifact import format_of
+    from ..formats import format_of
     from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
     from ..runtime_bench.measure import RUNNER_ENGINES
 
@@ -51,7 +51,7 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
                   data: Optional[Path] = None, on_results: Callable[[list[dict]], None] = lambda r: None) -> dict:
     from ..runtime_bench.bench import artifact_info
     from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
-    from ..export.artifact import format_of
+    from ..formats import format_of
     import numpy as np
 
     from .validation import compare, host_reference

@@ -1,18 +1,10 @@
-"""Exporters, one small module per format, registered in EXPORTERS on import."""
+"""Exporters, one small module per format, each registered in EXPORTERS on import."""
 from __future__ import annotations
 
-import importlib
-
+from . import onnx_export, openvino_export, tflite_export  # noqa: F401  (register themselves)
 from .artifact import Artifact, sidecar_path
-from .base import EXPORTERS, ExportRequest, check_capability
+from .base import EXPORTERS, Exporter, ExporterOptions, ExportRequest, NoOptions
+from .tflite_export import TfliteOptions
 
-# Each module registers its exporter; a module whose backend is absent still registers
-# (it fails with an install hint only when used).
-for _mod in ("onnx_export", "tflite_export", "openvino_export"):
-    try:
-        importlib.import_module(f"{__name__}.{_mod}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"{__name__}.{_mod}":
-            raise
-
-__all__ = ["Artifact", "EXPORTERS", "ExportRequest", "check_capability", "sidecar_path"]
+__all__ = ["Artifact", "EXPORTERS", "Exporter", "ExporterOptions", "ExportRequest", "NoOptions", "TfliteOptions",
+           "sidecar_path"]

@@ -114,7 +114,7 @@ def _torch_groups(module, input_shape) -> list[dict]:
     parameter name (torch.onnx keeps them as initializer names); unmappable groups dropped."""
     import onnx
 
-    from ..export.onnx_export import export_torch_to_onnx
+    from ..formats.onnx import export_torch_to_onnx
     from .equalize_graph import find_groups
 
     with tempfile.TemporaryDirectory(prefix="edgekit-eq-") as td:

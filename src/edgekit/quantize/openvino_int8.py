@@ -17,18 +17,16 @@ import contextlib
 import sys
 
 from .._optional import require
-from ..errors import UnsupportedError
-from .config import QuantConfig
+from ..types import CalibrationMethod as M
+from .config import Calibration, QuantConfig
 
-SUPPORTED_METHODS = ("minmax", "percentile")
+CALIBRATION = Calibration("OpenVINO (NNCF)", {M.MINMAX: "mean of per-image min/max (NNCF default)",
+                                              M.PERCENTILE: "mean of per-image quantiles"}, best=M.MINMAX)
 
 
 def quantize_openvino(model, calibration, cfg: QuantConfig):
     """Return (int8 ov.Model, summary for the sidecar)."""
-    cfg = cfg.for_format("minmax")
-    if cfg.method not in SUPPORTED_METHODS:
-        raise UnsupportedError(f"OpenVINO (NNCF) int8 has no '{cfg.method}' calibration; "
-                               f"use --calib-method {' or '.join(SUPPORTED_METHODS)}")
+    cfg = CALIBRATION.resolve(cfg)
     nncf = require("nncf", extra="openvino")
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, QuantizationParameters
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
@@ -49,7 +47,6 @@ def quantize_openvino(model, calibration, cfg: QuantConfig):
             advanced_parameters=advanced, **kw)
     return quantized, {
         "engine": "nncf.quantize", "preset": "performance (symmetric int8 weights and activations)",
-        "activation_ranges": "mean of per-image quantiles" if cfg.method == "percentile"
-        else "mean of per-image min/max (NNCF default)",
+        "activation_ranges": CALIBRATION.methods[cfg.method],
         "bias_correction": "full", "per_channel": cfg.per_channel, "method": cfg.method,
         "samples": int(len(arrays)), "excluded_nodes": list(cfg.exclude)}

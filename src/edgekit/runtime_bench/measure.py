@@ -106,7 +106,7 @@ def reference_jobs(model: str, weights: Optional[Path], cfg: "BenchConfig") -> l
 
 def plan(paths: list[Path], cfg: BenchConfig) -> list[Job]:
     """Check every file, engine and runtime before any process starts."""
-    from ..export.artifact import format_of
+    from ..formats import format_of
     from .engines.base import DEFAULT_ENGINE_FOR_FORMAT
 
     jobs = []

@@ -25,7 +25,7 @@ DEFAULT_ENGINE_FOR_FORMAT = {"onnx": "onnxruntime", "tflite": "litert", "openvin
 
 
 def open_engine(path: Path, engine: str | None = None, threads: int = 1, **kw) -> Engine:
-    from ...export.artifact import format_of
+    from ...formats import format_of
 
     fmt = format_of(path)
     return ENGINES.get(engine or DEFAULT_ENGINE_FOR_FORMAT[fmt])(Path(path), threads=threads, **kw)

@@ -40,7 +40,7 @@ def has_twin(name: str) -> bool:
 
 def keras_twin(loaded, check: bool = True) -> KerasTwin:
     """Build the Keras twin of a torch LoadedModel of the zoo and copy its weights exactly."""
-    from ...export._tf import import_tf
+    from ..._optional import import_tf
     from .transfer import check_twin, transfer_weights
 
     name = loaded.card.name
