@@ -43,7 +43,7 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
     from .export import EXPORTERS, ExportRequest
     from .fold_bn import fold_batchnorm
     from .quantize import QuantConfig
-    from .runtime_bench.engines.reference_engine import reference_engine
+    from .runtime_bench.reference_engine import reference_engine
     from .runtime_bench.validate import validate_outputs
 
     result = ExportResult()

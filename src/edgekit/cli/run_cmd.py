@@ -35,7 +35,7 @@ def command(model, int8, formats, calib, data, out_dir, threads, profile, min_ru
     from ..pipeline import DataOptions, export
     from ..quantize import QuantConfig
     from ..report.build import write_report
-    from ..report.db import environment
+    from .._env import environment
     from ..runtime_bench.bench import bench
     from ..zoo import MODELS
 
@@ -51,20 +51,22 @@ def command(model, int8, formats, calib, data, out_dir, threads, profile, min_ru
     reference = None
     if not no_reference and model in MODELS and not loaded.notes.get("preprocess_overridden"):
         reference = (model, model_kw.get("weights"))
-    doc = bench([a.path for a in result.artifacts], cfg, progress, reference=reference)
+    timing = bench([a.path for a in result.artifacts], cfg, progress, reference=reference)
+    docs = [r.to_dict() for r in timing.results]
     if db:
-        db.record_bench(doc["results"], run_id=run_id)
-    report = {"title": f"edgekit run {model}" + (f" (run {run_id})" if run_id else ""), "results": doc["results"],
-              "env": environment(doc["results"]), "ratios": doc["ratios"],
+        db.record_bench(docs, run_id=run_id)
+    report = {"title": f"edgekit run {model}" + (f" (run {run_id})" if run_id else ""), "results": docs,
+              "env": environment(docs), "ratios": timing.ratios,
               "run": {"id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
     written = write_report(report, Path(out_dir) / "report")
     progress(f"run: done in {time.monotonic() - start:.0f} s; report: {written['html']}")
+    doc = timing.to_dict()
     doc.update(export=result.to_dict(), report=written, run_id=run_id, db=str(db.path) if db else None)
-    emit(doc, as_json, _human)
+    emit(doc, as_json, lambda d: _human(d, timing))
 
 
-def _human(doc: dict) -> str:
-    lines = [bench_table(doc)]
+def _human(doc: dict, timing) -> str:
+    lines = [bench_table(timing)]
     for a in doc["export"]["artifacts"]:
         acc = a["meta"].get("accuracy") or {}
         if acc:

@@ -22,7 +22,7 @@ def command(artifact, data, weights, engine, threads, as_json):
     from ..data import default_photos
     from ..export.artifact import Artifact
     from ..pipeline import load_images, reload_source
-    from ..runtime_bench.engines.reference_engine import reference_engine
+    from ..runtime_bench.reference_engine import reference_engine
     from ..runtime_bench.validate import validate_outputs
 
     art = Artifact.load(artifact)
