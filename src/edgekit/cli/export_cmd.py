@@ -5,26 +5,52 @@ from pathlib import Path
 
 import click
 
+from ..export import EXPORTERS
+from ..formats import FORMATS
+from ..quantize.tflite_int8 import IO_DTYPES
+from ..types import CalibrationMethod
 from .common import emit, handle_errors, json_option, progress, table
 from .model_options import model_options, resolve_model
 from .results_options import command_line, db_options, open_db
+
+FORMAT_HELP = f"{', '.join(EXPORTERS.names())}; repeatable. Default: every installed format."
+
+
+def _calib_method_help() -> str:
+    """--calib-method's help, from each exporter's declared calibration."""
+    offers = {name: e.calibration for name, e in EXPORTERS.items() if e.calibration}
+    title = {name: FORMATS.get(name).title for name in offers}
+
+    def grouped(by: dict) -> dict:
+        out: dict = {}
+        for k, v in by.items():
+            out.setdefault(v, []).append(k)
+        return out
+
+    bests = ", ".join(f"{' and '.join(title[f] for f in fs)} {m}"
+                      for m, fs in grouped({f: c.best for f, c in offers.items()}).items())
+    methods = [m for m in CalibrationMethod if m != CalibrationMethod.AUTO]
+    everywhere = [m for m in methods if all(m in c.methods for c in offers.values())]
+    some = grouped({m: tuple(f for f, c in offers.items() if m in c.methods) for m in methods if m not in everywhere})
+    only = "; ".join(f"{' and '.join(ms)} {'are' if len(ms) > 1 else 'is'} {' and '.join(title[f] for f in fs)} only"
+                     for fs, ms in some.items() if fs)
+    return (f"How int8 activation ranges are chosen: auto (each format's best: {bests}), "
+            f"{', '.join(everywhere)}" + (f"; {only}." if only else "."))
 
 
 @click.command("export")
 @click.argument("model")
 @model_options
-@click.option("--format", "formats", multiple=True, help="onnx, tflite, openvino; repeatable. Default: every installed format.")
+@click.option("--format", "formats", multiple=True, help=FORMAT_HELP)
 @click.option("--int8", is_flag=True, help="Also write int8 files (post-training quantization).")
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
 @click.option("--data", type=click.Path(path_type=Path), help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
-@click.option("--calib-method", default="auto", show_default=True,
-              help="How int8 activation ranges are chosen: auto (each format's best: ONNX mse, TFLite and "
-                   "OpenVINO minmax), minmax, percentile; entropy and mse are ONNX only.")
+@click.option("--calib-method", default="auto", show_default=True, help=_calib_method_help())
 @click.option("--calib-samples", default=100, show_default=True, help="Calibration images used at most.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True)
 @click.option("--framework", type=click.Choice(["torch", "keras"]),
               help="Export a zoo model's PyTorch build (default) or its Keras build (then --weights may also be a .weights.h5 saved from it). Keras files (.keras/.h5/SavedModel) are keras.")
-@click.option("--io-dtype", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True,
+@click.option("--io-dtype", type=click.Choice(IO_DTYPES), default="int8", show_default=True,
               help="Input/output type of int8 .tflite files (uint8: TFLite Task Library / ML Kit; float32: float interface).")
 @click.option("--fp16", is_flag=True, help="Also write a .tflite with float16 weights.")
 @click.option("--int16x8", is_flag=True, help="Also write a 16x8 .tflite (int16 activations, int8 weights).")

@@ -10,6 +10,7 @@ import click
 from .bench_cmd import bench_config, bench_options
 from .bench_cmd import human as bench_table
 from .common import emit, handle_errors, json_option, progress
+from .export_cmd import FORMAT_HELP
 from .model_options import model_options, resolve_model
 from .results_options import command_line, db_options, open_db
 
@@ -18,7 +19,7 @@ from .results_options import command_line, db_options, open_db
 @click.argument("model")
 @model_options
 @click.option("--int8", is_flag=True, help="Also write, validate and bench int8 files.")
-@click.option("--format", "formats", multiple=True, help="onnx, tflite, openvino; repeatable. Default: every installed format.")
+@click.option("--format", "formats", multiple=True, help=FORMAT_HELP)
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
 @click.option("--data", type=click.Path(path_type=Path), help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True,

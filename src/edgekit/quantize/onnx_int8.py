@@ -1,15 +1,8 @@
 """ONNX int8 by ONNX Runtime's static quantization, configured so every Conv/Gemm runs int8.
 
-Decision (measured, see DEPENDENCIES.md): ORT's default S8S8 (int8 activations) leaves 15
-of MobileNetV2's 35 regular convs in float on x86, because its x86 kernels want uint8
-activations. We use U8S8: uint8 activations (asymmetric), int8 weights per channel
-(symmetric), QDQ format — every Conv and Gemm then fuses to QLinearConv / QGemm.
-
-Activation ranges (QuantConfig.method): ORT's own calibrators for "minmax", "percentile",
-"entropy"; "mse" computes each tensor's MSE-optimal range itself (``onnx_ranges``,
-``activation_ranges``) and hands it to ORT as TensorQuantOverrides, so the rest (scales,
-zero points, QDQ placement, bias quantization) is ORT's own. On MobileNetV2 prepared by
-``prepare.prepare_for_int8`` "mse" is the best of the four (see benchmarks/onnx_int8_methods.py).
+U8S8: uint8 activations (asymmetric), int8 per-channel weights (symmetric), QDQ format, so
+every Conv and Gemm fuses to QLinearConv / QGemm on x86; "mse" ranges are edgekit's own
+(``onnx_ranges``), handed to ORT as TensorQuantOverrides (docs/decisions.md, "ONNX int8").
 """
 from __future__ import annotations
 

@@ -1,15 +1,7 @@
 """OpenVINO int8 by NNCF post-training quantization, calibrated on the same ImageSet as the others.
 
-Settings, measured on MobileNetV2 (torchvision weights) with the 78 shared real photos:
-- edgekit's own split (39 calibration / 39 held out): the full bias correction
-  (``fast_bias_correction=False``) gave 94.9% top-1 agreement with float (cosine 0.993), the
-  fast one 92.3% (0.989); over 4 other random half splits both averaged 92% (84-96%). We keep
-  the full one (+6 s per export). The split matters because ~12% of these photos have a float
-  top-1/top-2 softmax margin under 0.05: those are the images int8 flips, whatever the method.
-- Worse here: the "mixed" preset (asymmetric activations) 85-90%, plain min/max activation
-  ranges 85%, histogram ranges 90% on average, keeping the first conv in float no better.
-  So "minmax" keeps NNCF's default ranges: min/max for weights, the mean over images of each
-  image's min/max for activations.
+Performance preset (symmetric), NNCF's default ranges for "minmax", full bias correction
+(docs/decisions.md, "OpenVINO int8", for what each setting gave on MobileNetV2).
 """
 from __future__ import annotations
 
