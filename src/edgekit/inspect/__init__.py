@@ -1,14 +1,14 @@
 """`edgekit inspect`: what is inside an exported file (operators, dtypes, I/O, metadata, int8?)."""
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..formats import FORMATS, format_of
+from .onnx_inspect import inspect_onnx
+from .tflite_inspect import inspect_tflite
 
-# format -> "module:function" that inspects its files (one entry per inspectable format)
-INSPECTORS = {"tflite": "tflite_inspect:inspect_tflite", "onnx": "onnx_inspect:inspect_onnx"}
+INSPECTORS = {"tflite": inspect_tflite, "onnx": inspect_onnx}  # format -> its inspector
 
 
 def inspect_file(path) -> dict:
@@ -25,8 +25,7 @@ def inspect_file(path) -> dict:
         fmt = None
     if fmt not in INSPECTORS:
         raise ConfigError(f"Cannot inspect '{path.name}': expected a {expected} file")
-    module, function = INSPECTORS[fmt].split(":")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), function)(path)
+    return INSPECTORS[fmt](path)
 
 
 __all__ = ["INSPECTORS", "inspect_file"]
