@@ -108,17 +108,22 @@ def grep_h(lines: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def grep_files(lines: list[str], pattern: str) -> list[tuple[str, str, str]]:
+    """`grep -H` lines whose path matches ``pattern`` (groups: the item, the file) -> [(item, file, value)]."""
+    out = []
+    for path, value in grep_h(lines):
+        m = re.search(pattern, path)
+        if m:
+            out.append((m.group(1), m.group(2), value.strip()))
+    return out
+
+
 def parse_cpus(lines: list[str]) -> list[dict]:
     """grep -H of cpuN/cpufreq/{cpuinfo_max_freq,scaling_governor,scaling_cur_freq} and cpuN/online."""
     cpus: dict[int, dict] = {}
-    for path, value in grep_h(lines):
-        m = re.search(r"/cpu(\d+)/(?:cpufreq/)?(\w+)$", path)
-        if not m:
-            continue
-        c = cpus.setdefault(int(m.group(1)), {"cpu": int(m.group(1)), "max_khz": None, "governor": None,
-                                               "cur_khz": None, "online": True})
-        value = value.strip()
-        key = m.group(2)
+    for cpu, key, value in grep_files(lines, r"/cpu(\d+)/(?:cpufreq/)?(\w+)$"):
+        c = cpus.setdefault(int(cpu), {"cpu": int(cpu), "max_khz": None, "governor": None,
+                                       "cur_khz": None, "online": True})
         if key == "cpuinfo_max_freq" and value.isdigit():
             c["max_khz"] = int(value)
         elif key == "scaling_cur_freq" and value.isdigit():
@@ -207,14 +212,11 @@ def parse_throttled(lines: list[str]) -> Optional[dict]:
 
 def parse_thermal(lines: list[str]) -> list[dict]:
     zones: dict[str, dict] = {}
-    for path, value in grep_h(lines):
-        m = re.search(r"/(thermal_zone\d+)/(temp|type)$", path)
-        if not m:
-            continue
-        z = zones.setdefault(m.group(1), {"zone": m.group(1), "type": "", "temp_c": None})
-        if m.group(2) == "type":
-            z["type"] = value.strip()
-        elif re.fullmatch(r"-?\d+", value.strip()):
+    for zone, key, value in grep_files(lines, r"/(thermal_zone\d+)/(temp|type)$"):
+        z = zones.setdefault(zone, {"zone": zone, "type": "", "temp_c": None})
+        if key == "type":
+            z["type"] = value
+        elif re.fullmatch(r"-?\d+", value):
             v = int(value)
             z["temp_c"] = v / 1000 if abs(v) > 200 else float(v)  # millidegrees (a few report degrees)
     return [z for z in zones.values() if z["temp_c"] is not None]
