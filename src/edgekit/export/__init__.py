@@ -1,13 +1,18 @@
-"""Exporters, one small module per format, each registered in EXPORTERS on import."""
+"""Exporters, one small module per format (``<format>_export.py``), each registered in EXPORTERS on import."""
 from __future__ import annotations
 
-# each registers itself; this order is the default export order (onnx, tflite, openvino)
-from . import onnx_export  # noqa: F401, I001
-from . import tflite_export  # noqa: F401
-from . import openvino_export  # noqa: F401
+import importlib
+
+from ..formats import FORMATS
 from .artifact import Artifact, sidecar_path
 from .base import EXPORTERS, Exporter, ExporterOptions, ExportRequest, NoOptions
-from .tflite_export import TfliteOptions
+
+# The exporter of format F is export/F_export.py; each registers itself, in FORMATS order
+# (the default export order).
+for _name in FORMATS.names():
+    importlib.import_module(f"{__name__}.{_name}_export")
+
+from .tflite_export import TfliteOptions  # noqa: E402
 
 __all__ = ["Artifact", "EXPORTERS", "Exporter", "ExporterOptions", "ExportRequest", "NoOptions", "TfliteOptions",
            "sidecar_path"]

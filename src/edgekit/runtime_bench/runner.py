@@ -395,7 +395,7 @@ def open_backend(path, engine="auto", threads=1, precision_hint="f32"):
     if engine == "litert":
         _import_tflite()
     else:
-        _import(engine, engine)
+        _import(BACKENDS[engine].runtimes[0][0], engine)
     t1 = time.perf_counter()
     try:
         backend = BACKENDS[engine](path, threads, hint)
