@@ -27,12 +27,16 @@ def _calib_method_help() -> str:
             out.setdefault(v, []).append(k)
         return out
 
-    bests = ", ".join(f"{' and '.join(title[f] for f in fs)} {m}"
+    def both(items) -> str:
+        items = list(items)
+        return " and ".join(filter(None, [", ".join(items[:-1]), items[-1]]))
+
+    bests = ", ".join(f"{both(title[f] for f in fs)} {m}"
                       for m, fs in grouped({f: c.best for f, c in offers.items()}).items())
     methods = [m for m in CalibrationMethod if m != CalibrationMethod.AUTO]
     everywhere = [m for m in methods if all(m in c.methods for c in offers.values())]
     some = grouped({m: tuple(f for f, c in offers.items() if m in c.methods) for m in methods if m not in everywhere})
-    only = "; ".join(f"{' and '.join(ms)} {'are' if len(ms) > 1 else 'is'} {' and '.join(title[f] for f in fs)} only"
+    only = "; ".join(f"{both(ms)} {'are' if len(ms) > 1 else 'is'} {both(title[f] for f in fs)} only"
                      for fs, ms in some.items() if fs)
     return (f"How int8 activation ranges are chosen: auto (each format's best: {bests}), "
             f"{', '.join(everywhere)}" + (f"; {only}." if only else "."))
