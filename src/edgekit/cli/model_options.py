@@ -9,6 +9,12 @@ import click
 from .common import parse_triple
 
 
+trust_model_code_option = click.option(
+    "--trust-model-code", "trust_model_code", is_flag=True,
+    help="Load model files that hold code (TorchScript, pickled modules, Keras Lambda layers, SavedModels) "
+         "and run that code. Only for files whose source you trust.")
+
+
 def model_options(fn):
     opts = [
         click.option("--weights", type=click.Path(path_type=Path), help="Local state_dict/checkpoint (.pth/.pt)."),
@@ -18,6 +24,7 @@ def model_options(fn):
         click.option("--resize", type=int, help="Resize the shorter side to this before the centre crop."),
         click.option("--color", type=click.Choice(["RGB", "BGR"]), help="Channel order the model expects."),
         click.option("--num-classes", type=int, help="Number of output classes (user models)."),
+        trust_model_code_option,
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -30,7 +37,7 @@ def is_user_model(spec: str) -> bool:
 
 
 def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None, resize=None,
-                  color=None, num_classes=None, **_ignored):
+                  color=None, num_classes=None, trust_model_code=False, **_ignored):
     """Return a LoadedModel for a zoo name or a user's model; never downloads."""
     from dataclasses import replace
 
@@ -48,7 +55,7 @@ def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None,
             mean=parse_triple(mean, "--mean"), std=parse_triple(std, "--std"),
             resize=resize, color=color or "RGB", num_classes=num_classes,
         )
-        return load_keras_user_model(spec, card)
+        return load_keras_user_model(spec, card, trust_code=trust_model_code)
     if is_user_model(spec) and spec not in MODELS:
         from ..zoo.user_model import card_from_options, load_user_model
 
@@ -57,7 +64,7 @@ def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None,
             mean=parse_triple(mean, "--mean"), std=parse_triple(std, "--std"),
             resize=resize, color=color or "RGB", num_classes=num_classes,
         )
-        return load_user_model(spec, card)
+        return load_user_model(spec, card, trust_code=trust_model_code)
     loaded = get_model(spec, weights, **({"num_classes": num_classes} if num_classes else {}))
     pre = loaded.card.preprocess
     changes = {}

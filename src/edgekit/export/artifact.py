@@ -45,6 +45,13 @@ class Artifact:
         art.save_sidecar()
         return art
 
+    def files(self) -> list[Path]:
+        """The file and its companions, companions first (an OpenVINO .xml needs its .bin),
+        then the sidecar: moved in this order, a present file always has what it needs."""
+        path = Path(self.path)
+        companions = [path.with_suffix(c) for c in FORMATS.get(self.format).companions] if self.format in FORMATS else []
+        return companions + [path, sidecar_path(path)]
+
     def save_sidecar(self) -> Path:
         sc = sidecar_path(self.path)
         write_json_atomic(sc, self.to_dict())
