@@ -36,13 +36,12 @@ def tool_versions(*dists: str) -> dict:
     return {d: package_version(d) for d in ("edgekit",) + dists}
 
 
-def environment(results: Optional[list] = None) -> dict:
-    """Host and versions: CPU model, cores, OS, Python, edgekit, numpy, runtimes used by ``results``
-    (bench results: runner.py's JSON documents)."""
+def environment(runtimes: Optional[dict] = None, threads: Optional[list] = None) -> dict:
+    """Host and versions: CPU model, cores, OS, Python, edgekit, numpy, and the runtimes
+    ({name: version}) and thread counts a bench used (runtime_bench.result.bench_environment)."""
     from .runtime_bench.runner import host_info  # standalone by contract: imports nothing of edgekit
 
     env = {"host": host_info(), "edgekit_version": edgekit_version(), "numpy": package_version("numpy")}
-    if results:
-        env["runtimes"] = {r.get("runtime") or r["engine"]: r.get("runtime_version") for r in results}
-        env["threads"] = sorted({r["threads"] for r in results})
+    if runtimes:
+        env["runtimes"], env["threads"] = runtimes, threads
     return env

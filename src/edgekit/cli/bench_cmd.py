@@ -58,8 +58,7 @@ def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_se
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @bench_options
 @click.option("--no-interleave", is_flag=True, help="Measure files one after another instead of in rounds A B A B.")
-@click.option("--label", help="Name this run in the results database (for `edgekit compare LABEL`).")
-@db_options
+@db_options(label="Name this run in the results database (for `edgekit compare LABEL`).")
 @json_option
 @handle_errors
 @device_options
@@ -79,7 +78,7 @@ def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs,
         return run_on_devices(files, cfg, devices, db, label, as_json)
     report = bench(list(files), cfg, progress)
     if db is not None:
-        report.run_id = db.record_bench([r.to_dict() for r in report.results], label=label, command=command_line())
+        report.run_id = db.record_bench(report.results, label=label, command=command_line())
         report.db = str(db.path)
         progress(f"recorded as run {report.run_id} in {db.path}")
     emit(report, as_json, human)

@@ -93,7 +93,7 @@ def run_on_devices(files, cfg, req: DeviceRequest, db, label: Optional[str], as_
 
     def record(results: list) -> None:
         if db is not None:
-            recorded["run_id"] = db.record_bench([r.to_dict() for r in results], run_id=recorded["run_id"],
+            recorded["run_id"] = db.record_bench(results, run_id=recorded["run_id"],
                                                  label=label, command=command_line())
             recorded["rows"] += len(results)
 

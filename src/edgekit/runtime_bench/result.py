@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Optional, Union
 
+from .._env import environment
 from ..errors import DeviceError
 
 STAT_KEYS = ("runs", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")
@@ -91,3 +92,10 @@ class BenchResult:
 
 def results_of(results) -> list[BenchResult]:
     return [BenchResult.of(r) for r in results]
+
+
+def bench_environment(results) -> dict:
+    """The environment of a bench: this host, edgekit, numpy, and the runtimes and threads used."""
+    results = results_of(results)
+    return environment({r.runtime or r.backend: r.runtime_version for r in results},
+                       sorted({r.threads for r in results})) if results else environment()
