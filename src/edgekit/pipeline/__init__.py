@@ -11,6 +11,7 @@ from typing import Callable, Optional, Sequence
 
 from .._files import ensure_writable_dir, move_into, staging_dir
 from .._finite import require_finite_model
+from ..errors import ConfigError
 from .data import DataOptions, load_data, load_images
 from .prepare import fold, prepare_int8, reference_outputs
 from .results import ExportResult, RunResult
@@ -42,6 +43,10 @@ def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8:
         formats = [f for f in available_formats() if loaded.framework in EXPORTERS.get(f).frameworks]
     exporters = [EXPORTERS.get(f) for f in formats]
     options_of = {o.format: o for o in options}
+    unused = sorted(f for f, o in options_of.items() if f not in formats and o != type(o)())
+    if unused:
+        raise ConfigError(f"Options for {', '.join(unused)} are given but {' and '.join(unused)} is not exported; "
+                          f"add it to the formats")
     precisions_of = {e.format: e.plan(int8, options_of.get(e.format)) for e in exporters}
     for e in exporters:  # capability first, then any slow work
         for p in precisions_of[e.format]:
