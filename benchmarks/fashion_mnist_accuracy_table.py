@@ -54,6 +54,7 @@ def paired_drop(correct_float: np.ndarray, correct_q: np.ndarray) -> tuple[float
 def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
     import torch
 
+    from edgekit.export import TfliteOptions
     from edgekit.pipeline import DataOptions, export
     from edgekit.quantize import QuantConfig
     from edgekit.runtime_bench.engines import open_engine
@@ -73,7 +74,7 @@ def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
                               for i in range(0, len(x_test), 500)])
     result = export(loaded, work, FORMATS, int8=True, quant=QuantConfig(samples=calib_n),
                     data=DataOptions(calib=work / "calib.npy", eval=work / "eval.npy"),
-                    extra_precisions={"tflite": ["fp16", "int16x8"]},
+                    options=(TfliteOptions(fp16=True, int16x8=True),),
                     progress=lambda m: print(f"{arch}: {m}", file=sys.stderr, flush=True))
     float_correct = ref.argmax(1) == y_test
     rows = [{"model": arch, "format": "torch", "precision": "fp32 (reference)", "top1": float(float_correct.mean()),

@@ -102,7 +102,7 @@ def exported(trained, tmp_path_factory):
 
 
 def test_export_carries_labels_and_int8_agrees_with_float(exported):
-    from edgekit.export.tflite_metadata import read_metadata
+    from edgekit.formats.tflite_metadata import read_metadata
 
     arts = {a["precision"]: a for a in exported["artifacts"]}
     for precision in ("fp32", "int8"):

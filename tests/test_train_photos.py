@@ -39,7 +39,7 @@ def finetuned(tmp_path_factory, mobilenet_v2_weights):
 
 
 def test_int8_tflite_carries_labels_and_classifies_held_out_photos(finetuned):
-    from edgekit.export.tflite_metadata import read_metadata
+    from edgekit.formats.tflite_metadata import read_metadata
     from edgekit.runtime_bench.engines import open_engine
     from edgekit.train import read_labelled_folder, split_train_val
     from edgekit.zoo.card import Preprocess
