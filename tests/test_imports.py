@@ -1,6 +1,7 @@
 """`import edgekit` and `edgekit --help` need numpy alone: every backend is imported lazily."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,7 +13,9 @@ BLOCK = ("torch", "tensorflow", "onnx", "onnxruntime", "openvino", "nncf", "kera
 def _run_blocked(code: str):
     blocker = "import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in BLOCK)
     return subprocess.run([sys.executable, "-c", blocker + code], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
+                          # a bare environment, but the test results database (conftest), never the user's
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin",
+                               "EDGEKIT_DB": os.environ["EDGEKIT_DB"]})
 
 
 def test_import_edgekit_needs_numpy_only():
