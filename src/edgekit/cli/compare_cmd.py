@@ -7,6 +7,7 @@ import click
 
 from ..errors import ConfigError
 from .common import emit, handle_errors, json_option, progress, table
+from .results_options import open_read_db, read_db_option
 
 
 def _threshold(value: str) -> float:
@@ -26,7 +27,7 @@ def _threshold(value: str) -> float:
 @click.option("--threshold", default="10%", show_default=True,
               help="Allowed slow-down before the gate fails, e.g. 5% or 0.05.")
 @click.option("--metric", type=click.Choice(["p50", "p90", "p99", "mean", "min"]), default="p50", show_default=True)
-@click.option("--db", "db_path", type=click.Path(), envvar="EDGEKIT_DB", help="Results database (default as `bench`).")
+@read_db_option
 @json_option
 @handle_errors
 def command(baseline, candidate, threshold, metric, db_path, as_json):
@@ -35,10 +36,9 @@ def command(baseline, candidate, threshold, metric, db_path, as_json):
     Exit status 1 when any file got slower than the threshold relative to the baseline.
     """
     from ..report.compare import compare_runs
-    from ..report.db import ResultsDB
 
     limit = _threshold(threshold)
-    with ResultsDB(db_path) as db:
+    with open_read_db(db_path) as db:
         doc = compare_runs(db, baseline, candidate, limit, f"{metric}_ms")
     emit(doc, as_json, _human)
     if not doc["same_host"]:
