@@ -2,6 +2,7 @@
 
 - tiny.onnx: conv net 3x32x32 -> 10 logits (torch.onnx, dynamic batch)
 - tiny.xml/.bin: the same graph as OpenVINO IR
+- relu.onnx (relu_onnx): one Relu, for tests that need any valid model file
 - tiny_fp32.tflite (NHWC, float I/O) and tiny_int8.tflite (int8 input and output), built by the
   TF converter in a subprocess so tensorflow never loads into the test process.
 """
@@ -73,6 +74,19 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
         models["tflite_int8"] = d / "tiny_int8.tflite"
     _cache["models"] = models
     return models
+
+
+def relu_onnx(folder: Path) -> Path:
+    """folder/relu.onnx: one Relu, 1x4 -> 1x4, made with onnx.helper in milliseconds (no torch)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    path = Path(folder) / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
 
 
 def block_modules_dir(tmp_path: Path, *names: str) -> Path:

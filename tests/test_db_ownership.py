@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench_models import relu_onnx
 from conftest import assert_clean_error, run_cli
 
 from edgekit.report import db_schema
@@ -32,22 +33,10 @@ def _foreign(tmp_path: Path) -> Path:
     return path
 
 
-def _tiny_onnx(tmp_path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
-    path = tmp_path / "relu.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
 def _commands(tmp_path: Path) -> dict[str, list]:
     out = tmp_path / "out"
     return {
-        "bench": ["bench", _tiny_onnx(tmp_path), "--min-runs", "1", "--min-seconds", "0", "--processes", "1"],
+        "bench": ["bench", relu_onnx(tmp_path), "--min-runs", "1", "--min-seconds", "0", "--processes", "1"],
         "export": ["export", "mobilenet_v2", "--format", "onnx", "--out", out],
         "run": ["run", "mobilenet_v2", "--format", "onnx", "--out", out],
         "history": ["history"],

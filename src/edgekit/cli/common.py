@@ -8,7 +8,7 @@ from typing import Callable
 
 import click
 
-from ..errors import ConfigError, EdgekitError
+from ..errors import EdgekitError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
@@ -50,20 +50,6 @@ def handle_errors(fn):
             sys.exit(2)
 
     return wrapper
-
-
-def parse_triple(value: str | None, flag: str):
-    if value is None:
-        return None
-    try:
-        parts = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        raise ConfigError(f"{flag} takes three comma-separated numbers, e.g. {flag} 127,127,127; got '{value}'") from None
-    if len(parts) == 1:
-        parts = parts * 3
-    if len(parts) != 3:
-        raise ConfigError(f"{flag} takes 1 or 3 comma-separated numbers; got '{value}'")
-    return parts
 
 
 def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:

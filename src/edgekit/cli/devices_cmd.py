@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..errors import DeviceError, EdgekitError
+from . import params
 from .common import emit, handle_errors, json_option, progress
 
 
@@ -79,7 +80,7 @@ def human(doc: dict) -> str:
 @click.argument("uris", nargs=-1, required=True, metavar="URI...")
 @click.option("--ssh-config", type=click.Path(path_type=Path), envvar="EDGEKIT_SSH_CONFIG",
               help="ssh config file to use instead of ~/.ssh/config (env EDGEKIT_SSH_CONFIG).")
-@click.option("--adb-server-port", type=int, help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037).")
+@click.option("--adb-server-port", type=params.PORT, help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037).")
 @click.option("--benchmark-binary", type=click.Path(path_type=Path),
               help="benchmark_model to report for Android devices (see `edgekit bench --help`).")
 @json_option

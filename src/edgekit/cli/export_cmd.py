@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from . import params
 from .common import emit, handle_errors, json_option, progress, table
 from .model_options import model_options, resolve_model
 from .results_options import command_line, db_options, open_db
@@ -20,7 +21,7 @@ from .results_options import command_line, db_options, open_db
 @click.option("--calib-method", default="auto", show_default=True,
               help="How int8 activation ranges are chosen: auto (each format's best: ONNX mse, TFLite and "
                    "OpenVINO minmax), minmax, percentile; entropy and mse are ONNX only.")
-@click.option("--calib-samples", default=100, show_default=True, help="Calibration images used at most.")
+@click.option("--calib-samples", type=params.SAMPLES, default=100, show_default=True, help="Calibration images used at most.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True)
 @click.option("--framework", type=click.Choice(["torch", "keras"]),
               help="Export a zoo model's PyTorch build (default) or its Keras build (then --weights may also be a .weights.h5 saved from it). Keras files (.keras/.h5/SavedModel) are keras.")

@@ -5,12 +5,13 @@ import json
 
 import click
 
+from . import params
 from .common import emit, handle_errors, json_option, table
 from .results_options import open_read_db, read_db_option
 
 
 @click.command("history")
-@click.option("--limit", default=20, show_default=True, help="Newest runs to list.")
+@click.option("--limit", type=params.COUNT, default=20, show_default=True, help="Newest runs to list.")
 @click.option("--kind", type=click.Choice(["bench", "export", "validate", "run"]), help="Only runs of this kind.")
 @click.option("--run", "run_ref", help="Show one run's rows (an id, a label, 'latest').")
 @read_db_option

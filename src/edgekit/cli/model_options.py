@@ -6,18 +6,18 @@ from pathlib import Path
 
 import click
 
-from .common import parse_triple
+from . import params
 
 
 def model_options(fn):
     opts = [
         click.option("--weights", type=click.Path(path_type=Path), help="Local state_dict/checkpoint (.pth/.pt)."),
-        click.option("--input-size", type=int, help="Square input size (user models; zoo: override)."),
-        click.option("--mean", help="Per-channel mean on the 0-255 scale, e.g. 127,127,127."),
-        click.option("--std", help="Per-channel std on the 0-255 scale, e.g. 128,128,128."),
-        click.option("--resize", type=int, help="Resize the shorter side to this before the centre crop."),
+        click.option("--input-size", type=params.PIXELS, help="Square input size (user models; zoo: override)."),
+        click.option("--mean", type=params.MEAN, help="Per-channel mean on the 0-255 scale, e.g. 127,127,127."),
+        click.option("--std", type=params.STD, help="Per-channel std on the 0-255 scale, e.g. 128,128,128."),
+        click.option("--resize", type=params.PIXELS, help="Resize the shorter side to this before the centre crop."),
         click.option("--color", type=click.Choice(["RGB", "BGR"]), help="Channel order the model expects."),
-        click.option("--num-classes", type=int, help="Number of output classes (user models)."),
+        click.option("--num-classes", type=params.CLASSES, help="Number of output classes (user models)."),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -45,8 +45,7 @@ def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None,
 
         card = card_from_options(
             name=Path(spec).stem or Path(spec).name, input_size=input_size or 224,
-            mean=parse_triple(mean, "--mean"), std=parse_triple(std, "--std"),
-            resize=resize, color=color or "RGB", num_classes=num_classes,
+            mean=mean, std=std, resize=resize, color=color or "RGB", num_classes=num_classes,
         )
         return load_keras_user_model(spec, card)
     if is_user_model(spec) and spec not in MODELS:
@@ -54,21 +53,20 @@ def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None,
 
         card = card_from_options(
             name=Path(spec.split(":")[-1]).stem, input_size=input_size,
-            mean=parse_triple(mean, "--mean"), std=parse_triple(std, "--std"),
-            resize=resize, color=color or "RGB", num_classes=num_classes,
+            mean=mean, std=std, resize=resize, color=color or "RGB", num_classes=num_classes,
         )
         return load_user_model(spec, card)
-    loaded = get_model(spec, weights, **({"num_classes": num_classes} if num_classes else {}))
+    loaded = get_model(spec, weights, **({"num_classes": num_classes} if num_classes is not None else {}))
     pre = loaded.card.preprocess
     changes = {}
-    if input_size:
-        changes.update(crop=input_size, resize=resize or round(input_size / 0.875))
-    elif resize:
+    if input_size is not None:
+        changes.update(crop=input_size, resize=resize if resize is not None else round(input_size / 0.875))
+    elif resize is not None:
         changes.update(resize=resize)
-    if mean:
-        changes["mean"] = parse_triple(mean, "--mean")
-    if std:
-        changes["std"] = parse_triple(std, "--std")
+    if mean is not None:
+        changes["mean"] = mean
+    if std is not None:
+        changes["std"] = std
     if color:
         changes["color"] = color
     if changes:

@@ -29,8 +29,8 @@ from .results_options import command_line, db_options, open_db
 @db_options
 @json_option
 @handle_errors
-def command(model, int8, formats, calib, data, out_dir, threads, profile, min_runs, min_seconds, warmup_runs,
-            warmup_seconds, processes, no_reference, label, db_path, no_record, as_json, **model_kw):
+def command(model, int8, formats, calib, data, out_dir, threads, profile, min_runs, min_seconds, max_seconds,
+            warmup_runs, warmup_seconds, processes, no_reference, label, db_path, no_record, as_json, **model_kw):
     """The whole flow for MODEL (a zoo name, or a user's model as `edgekit export` takes)."""
     from ..pipeline import DataOptions, export
     from ..quantize import QuantConfig
@@ -39,7 +39,8 @@ def command(model, int8, formats, calib, data, out_dir, threads, profile, min_ru
     from ..runtime_bench.bench import bench
     from ..zoo import MODELS
 
-    cfg = bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes)  # flags first
+    cfg = bench_config(threads, profile, min_runs, min_seconds, max_seconds, warmup_runs, warmup_seconds,
+                       processes)  # flags first
     quant = QuantConfig()
     db = open_db(db_path, no_record)
     start = time.monotonic()

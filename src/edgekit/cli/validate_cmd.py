@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from . import params
 from .common import emit, handle_errors, json_option, progress, table
 
 
@@ -14,7 +15,8 @@ from .common import emit, handle_errors, json_option, progress, table
               help="Images (folder) or .npy. Default: the photos shipped with edgekit.")
 @click.option("--weights", type=click.Path(path_type=Path), help="Float weights, if not the file the sidecar names.")
 @click.option("--engine", help="Engine to run the file with (default: the format's usual one).")
-@click.option("--threads", default=1, show_default=True)
+@click.option("--threads", type=params.THREADS, default=1, show_default=True,
+              help="Threads for the engine (at most this machine's cores).")
 @json_option
 @handle_errors
 def command(artifact, data, weights, engine, threads, as_json):
@@ -23,8 +25,10 @@ def command(artifact, data, weights, engine, threads, as_json):
     from ..export.artifact import Artifact
     from ..pipeline import load_images, reload_source
     from ..runtime_bench.engines.reference_engine import reference_engine
+    from ..runtime_bench.measure import check_threads_fit, host_cores
     from ..runtime_bench.validate import validate_outputs
 
+    check_threads_fit([threads], host_cores(), "this host")
     art = Artifact.load(artifact)
     loaded = reload_source(art, weights)
     images = load_images(loaded.card, data, progress) if data else default_photos(loaded.card.preprocess)

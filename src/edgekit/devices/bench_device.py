@@ -74,13 +74,14 @@ def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = l
     "validation" saying why there are none."""
     from ..export.artifact import format_of
     from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
-    from ..runtime_bench.measure import RUNNER_ENGINES
+    from ..runtime_bench.measure import RUNNER_ENGINES, check_threads_fit
 
     fmt = format_of(path)
     engine = cfg.engine or DEFAULT_ENGINE_FOR_FORMAT[fmt]
     if fmt not in RUNNER_ENGINES[engine][2]:
         raise ConfigError(f"Engine {engine} cannot run {fmt} files ('{path.name}')")
     info = target.describe()
+    check_threads_fit(cfg.threads, info.get("cores"), target.name)
     method = choose_method(target, info, fmt, engine)
     results: list[dict] = []
     validation: Optional[dict] = None  # set below, merged into the first result

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,9 @@ RUNNER_ENGINES = {
 }
 RUNTIME_MODULES = {"onnxruntime": ("onnxruntime",), "litert": ("ai_edge_litert", "tflite_runtime", "tensorflow"),
                    "openvino": ("openvino",)}
+# A runner process may take max_seconds for each of its load, first inference, warm-up and timed
+# runs, plus this for the interpreter and the runtime's import; past that it is killed.
+STARTUP_SLACK_S = 20.0
 PROFILES = {  # name -> (min_runs, min_seconds): TFLite benchmark_model; MLPerf Mobile single-stream
     "default": (50, 1.0),
     "mlperf": (1024, 60.0),
@@ -66,8 +71,10 @@ class BenchConfig:
                               f"'{','.join(map(str, self.threads))}'")
         if self.min_runs < 1:
             raise ConfigError(f"--min-runs must be >= 1, got {self.min_runs}")
-        if self.min_seconds < 0 or self.warmup_seconds < 0 or self.warmup_runs < 0:
-            raise ConfigError("--min-seconds, --warmup and --warmup-seconds must be >= 0")
+        seconds = (self.min_seconds, self.warmup_seconds, self.max_seconds)
+        if not all(math.isfinite(s) for s in seconds) or self.min_seconds < 0 or self.warmup_seconds < 0 \
+                or self.warmup_runs < 0:
+            raise ConfigError("--min-seconds, --warmup and --warmup-seconds must be finite and >= 0")
         if not isinstance(self.processes, int) or self.processes < 1:
             raise ConfigError(f"--processes must be an integer >= 1, got {self.processes}")
         if self.max_seconds <= 0:
@@ -121,6 +128,7 @@ def plan(paths: list[Path], cfg: BenchConfig) -> list[Job]:
             raise ConfigError(f"Engine {engine} cannot run {fmt} files ('{p.name}'); it runs: {', '.join(formats)}")
         check_runtime(engine)
         jobs += [Job(p, engine, t) for t in cfg.threads]
+    check_threads_fit(cfg.threads, host_cores(), "this host")
     return jobs
 
 
@@ -186,15 +194,42 @@ def _env() -> dict:
     return env
 
 
+def process_limit(cfg: BenchConfig) -> float:
+    return 4 * cfg.max_seconds + STARTUP_SLACK_S
+
+
+def _past_limit(job: Job, cfg: BenchConfig, waited: float) -> DeviceError:
+    return DeviceError(f"bench of '{job.label}' passed its limit: no result after {waited:.0f} s (its load, one "
+                       f"inference or its timed runs took longer than --max-seconds {cfg.max_seconds:g}); "
+                       f"its process was stopped")
+
+
+def _popen(argv: list[str], **kw) -> subprocess.Popen:
+    """A runner in a process group of its own, so stopping it stops anything it started."""
+    return subprocess.Popen(argv, env=_env(), start_new_session=True, **kw)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGKILL the runner's process group and reap it (no zombie, no orphan)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
 def _single(job: Job, cfg: BenchConfig, json_out: Path) -> dict:
-    argv = _argv(job, cfg, json_out)
-    timeout = cfg.max_seconds * 2 + 300
+    limit = process_limit(cfg)
+    proc = _popen(_argv(job, cfg, json_out), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                  stderr=subprocess.PIPE, text=True)
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, timeout=timeout, env=_env())
+        _, stderr = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
-        raise DeviceError(f"bench of '{job.label}' timed out after {timeout:.0f} s") from None
-    return _read_result(job, json_out, proc.returncode, proc.stderr)
+        raise _past_limit(job, cfg, limit) from None
+    finally:
+        _stop(proc)
+    return _read_result(job, json_out, proc.returncode, stderr)
 
 
 def _read_result(job: Job, json_out: Path, returncode: int, stderr: str) -> dict:
@@ -218,10 +253,10 @@ class _Served:
     """One runner process in --serve mode."""
 
     def __init__(self, job: Job, cfg: BenchConfig, json_out: Path, errlog: Path) -> None:
-        self.job, self.json_out = job, json_out
+        self.job, self.cfg, self.json_out = job, cfg, json_out
         self._err = open(errlog, "w+")
-        self.proc = subprocess.Popen(_argv(job, cfg, json_out) + ["--serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._err, text=True, env=_env())
+        self.proc = _popen(_argv(job, cfg, json_out) + ["--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=self._err, text=True)
         self.runs = 0
         self.timed_ms = 0.0
 
@@ -236,8 +271,10 @@ class _Served:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""
         if not line:  # exited (its JSON says why) or hung (killed here)
-            self.proc.kill()
-            self.proc.wait()
+            hung = self.proc.poll() is None
+            _stop(self.proc)
+            if hung:
+                raise _past_limit(self.job, self.cfg, timeout)
             self.result()
             raise DeviceError(f"bench of '{self.job.label}' stopped answering")
         return json.loads(line)
@@ -247,16 +284,14 @@ class _Served:
         return _read_result(self.job, self.json_out, self.proc.returncode, self._err.read())
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        _stop(self.proc)
         self._err.close()
 
 
 def _interleaved(jobs: list[Job], cfg: BenchConfig, td: Path, progress) -> list[dict]:
     served: list[_Served] = []
     round_s = min(max(cfg.min_seconds / 10, 0.05), 1.0)
-    load_timeout = cfg.max_seconds + 300
+    load_timeout = 3 * cfg.max_seconds + STARTUP_SLACK_S  # load, first inference, warm-up
     try:
         for i, job in enumerate(jobs):  # one at a time: load and warm-up are timed undisturbed
             progress(f"bench: loading [{i + 1}/{len(jobs)}] {job.label} ({job.engine}, {job.threads} thread(s))")
@@ -268,7 +303,7 @@ def _interleaved(jobs: list[Job], cfg: BenchConfig, td: Path, progress) -> list[
         while not all(_done(s, cfg, start) for s in served):
             for s in served:
                 s.send(f"run {round_s} 1000000")
-                chunk = s.reply(cfg.max_seconds + 60)["times_ms"]
+                chunk = s.reply(round_s + cfg.max_seconds + STARTUP_SLACK_S)["times_ms"]  # + one inference
                 s.runs += len(chunk)
                 s.timed_ms += sum(chunk)
             rounds += 1
@@ -292,11 +327,16 @@ def _done(s: _Served, cfg: BenchConfig, start: float) -> bool:
     return s.runs >= cfg.min_runs and s.timed_ms >= cfg.min_seconds * 1e3
 
 
-def parse_threads(value: str) -> tuple[int, ...]:
+def host_cores() -> int:
     try:
-        out = tuple(int(v) for v in str(value).split(",") if v.strip())
-    except ValueError:
-        out = ()
-    if not out or any(t < 1 for t in out):
-        raise ConfigError(f"--threads takes positive integers, e.g. --threads 1,2; got '{value}'")
-    return out
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_threads_fit(threads, cores: Optional[int], where: str) -> None:
+    """More threads than cores times contention, not the model (and 100000 threads hang)."""
+    over = [t for t in threads if cores and t > cores]
+    if over:
+        raise ConfigError(f"--threads {over[0]} is more than the {cores} cores {where} can use; more threads than "
+                          f"cores time contention, not the model. Valid there: 1-{cores}")
