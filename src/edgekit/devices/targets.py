@@ -4,8 +4,9 @@
     ssh://[user@]host[:port]      any Linux board (Raspberry Pi) via the user's OpenSSH setup
     adb://SERIAL | adb://host:port  Android via the adb client (adb:// alone: the only device)
 
-Per-device settings ride on the URI's query: ``?python=/home/pi/venv/bin/python`` (the
-interpreter with numpy + a runtime; default ``python3``, ``~/`` is the device user's home) and
+Each scheme has its grammar in uri.py. Per-device settings ride on the URI's query:
+``?python=/home/pi/venv/bin/python`` (the interpreter with numpy + a runtime; default ``python3``,
+this interpreter for local; ``~/`` is the device user's home) and
 ``?tmpdir=DIR`` (where the per-run temp dir is made; default /tmp, /data/local/tmp on Android).
 
 A bench on a target: make a fresh temp dir there (mktemp -d), push, run, pull one JSON, and
@@ -16,20 +17,25 @@ cores (see benchmark_model.py), and runner.py only for validation when the phone
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, NamedTuple, Optional
 
 from .._registry import Registry
 from ..errors import ConfigError, DeviceError
 from . import probe
+from . import uri as uri_grammar
+from .uri import DeviceURI
 from .transport import DeviceLost, Transport, check
 
-SCHEMES: Registry[Callable[["DeviceURI", "DeviceOptions"], Transport]] = Registry("device scheme")
-QUERY_KEYS = ("python", "tmpdir")
+
+class Scheme(NamedTuple):
+    parse: Callable[[str, str, dict], DeviceURI]  # (text, authority, settings) -> DeviceURI (uri.py)
+    open: Callable[[DeviceURI, "DeviceOptions"], Transport]
+
+
+SCHEMES: Registry[Scheme] = Registry("device scheme")
 
 
 @dataclass(frozen=True)
@@ -44,50 +50,12 @@ class DeviceOptions:
             raise ConfigError(f"--cooldown must be >= 0 seconds, got {self.cooldown_s}")
 
 
-@dataclass(frozen=True)
-class DeviceURI:
-    text: str
-    scheme: str
-    host: Optional[str] = None
-    user: Optional[str] = None
-    port: Optional[int] = None
-    serial: Optional[str] = None
-    python: str = "python3"
-    tmpdir: Optional[str] = None
-
-
 def parse_uri(text: str) -> DeviceURI:
-    usage = "Valid: local, ssh://[user@]host[:port], adb://SERIAL or adb://host:port"
-    if text in ("local", "local://"):
-        return DeviceURI("local", "local", python=sys.executable)
-    parts = urllib.parse.urlsplit(text)
-    if not parts.scheme or "://" not in text:
-        raise ConfigError(f"Device '{text}' is not a device URI. {usage}")
-    if parts.scheme not in SCHEMES:
-        raise ConfigError(SCHEMES.unknown_message(parts.scheme) + f". {usage}")
-    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
-    bad = sorted(set(query) - set(QUERY_KEYS))
-    if bad:
-        raise ConfigError(f"Unknown setting '{bad[0]}' in device URI '{text}'. Valid: {', '.join(QUERY_KEYS)}")
-    q = {k: v[-1] for k, v in query.items()}
-    if parts.path not in ("", "/"):
-        raise ConfigError(f"Device URI '{text}' has a path; use ?tmpdir=DIR for the remote directory. {usage}")
-    kw = {"python": q.get("python") or "python3", "tmpdir": q.get("tmpdir") or None}
-    if parts.scheme == "ssh":
-        try:
-            port = parts.port
-        except ValueError:
-            raise ConfigError(f"Bad port in '{text}'. {usage}") from None
-        hostport = parts.netloc.rpartition("@")[2]  # not parts.hostname: that lowercases an ssh alias
-        host = hostport[1:].partition("]")[0] if hostport.startswith("[") else hostport.partition(":")[0]
-        if not host:
-            raise ConfigError(f"Device URI '{text}' names no host. {usage}")
-        return DeviceURI(text, "ssh", host=urllib.parse.unquote(host), user=urllib.parse.unquote(parts.username or "") or None,
-                         port=port, **kw)
-    serial = urllib.parse.unquote(parts.netloc)
-    if serial.startswith("-"):
-        raise ConfigError(f"Invalid adb serial '{serial}'. {usage}")
-    return DeviceURI(text, "adb", serial=serial or None, **kw)
+    """The URI checked whole by its scheme's grammar (uri.py), before anything is contacted."""
+    scheme, authority, settings = uri_grammar.split(text)
+    if scheme not in SCHEMES:
+        raise ConfigError(SCHEMES.unknown_message(scheme) + f". {uri_grammar.USAGE}")
+    return SCHEMES.get(scheme).parse(text, authority, settings)
 
 
 def _ssh(uri: DeviceURI, opts: DeviceOptions) -> Transport:
@@ -115,16 +83,16 @@ def _local(uri: DeviceURI, opts: DeviceOptions) -> Transport:
     return LocalTransport().open()
 
 
-SCHEMES.register("local", _local)
-SCHEMES.register("ssh", _ssh)
-SCHEMES.register("adb", _adb)
+SCHEMES.register("local", Scheme(uri_grammar.parse_local, _local))
+SCHEMES.register("ssh", Scheme(uri_grammar.parse_ssh, _ssh))
+SCHEMES.register("adb", Scheme(uri_grammar.parse_adb, _adb))
 
 
 def connect(uri: str | DeviceURI, options: Optional[DeviceOptions] = None) -> "Target":
     """Reach the device (fails here, with one line, if it cannot be reached) and wrap it."""
     uri = parse_uri(uri) if isinstance(uri, str) else uri
     options = options or DeviceOptions()
-    transport = SCHEMES.get(uri.scheme)(uri, options)
+    transport = SCHEMES.get(uri.scheme).open(uri, options)
     return Target(uri, transport, options)
 
 
