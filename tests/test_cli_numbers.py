@@ -4,12 +4,11 @@ bounds that depend on the machine (threads <= cores) and on time (--max-seconds)
 from __future__ import annotations
 
 import os
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from bench_models import forever_onnx, processes_using
 from conftest import assert_clean_error, run_cli
 
 MODEL = ["mobilenet_v2", "--format", "onnx"]
@@ -100,47 +99,16 @@ def test_more_threads_than_the_device_has_refused(tmp_path):
     assert_clean_error(proc, f"more than the {host_cores()} cores local can use")
 
 
-def _forever_onnx(path: Path) -> Path:
-    """A model whose one inference never ends: a Loop of 2**62 iterations."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    vi = helper.make_tensor_value_info
-    body = helper.make_graph(
-        [helper.make_node("Identity", ["c"], ["c_out"]), helper.make_node("Add", ["x_in", "one"], ["x_out"])], "body",
-        [vi("i", TensorProto.INT64, []), vi("c", TensorProto.BOOL, []), vi("x_in", TensorProto.FLOAT, [1, 4])],
-        [vi("c_out", TensorProto.BOOL, []), vi("x_out", TensorProto.FLOAT, [1, 4])],
-        [numpy_helper.from_array(np.ones((1, 4), np.float32), "one")])
-    graph = helper.make_graph([helper.make_node("Loop", ["M", "cond", "x"], ["y"], body=body)], "forever",
-                              [vi("x", TensorProto.FLOAT, [1, 4])], [vi("y", TensorProto.FLOAT, [1, 4])],
-                              [numpy_helper.from_array(np.array(2 ** 62, np.int64), "M"),
-                               numpy_helper.from_array(np.array(True), "cond")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
-    return path
-
-
-def _processes_using(path: Path) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if str(path).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            pass
-    return found
-
-
 @pytest.mark.parametrize("files", [1, 2])
 def test_bench_past_its_limit_is_stopped_and_its_processes_reaped(tmp_path, files):
     """One file (a single runner) and two (interleaved, served runners): --max-seconds 1 bounds
     each phase, so a model that never finishes an inference is stopped within ~4 s + slack."""
     from edgekit.runtime_bench.measure import STARTUP_SLACK_S
 
-    paths = [_forever_onnx(tmp_path / f"forever{i}.onnx") for i in range(files)]
+    paths = [forever_onnx(tmp_path / f"forever{i}.onnx") for i in range(files)]
     start = time.monotonic()
     proc = run_cli("bench", *paths, "--max-seconds", "1", "--processes", "1", "--no-record", timeout=180)
     took = time.monotonic() - start
     assert_clean_error(proc, "passed its limit", "--max-seconds 1", "its process was stopped")
     assert took < 4 + STARTUP_SLACK_S + 30, took
-    assert not any(_processes_using(p) for p in paths)
+    assert not any(processes_using(p) for p in paths)

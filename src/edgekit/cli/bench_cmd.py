@@ -1,8 +1,6 @@
 """`edgekit bench FILE... [--threads 1,2] [--json]`: latency, load time, memory and size per file."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from . import params
@@ -62,7 +60,7 @@ def bench_config(threads, profile, min_runs, min_seconds, max_seconds, warmup_ru
 
 
 @click.command("bench")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=params.MODEL_FILE)
 @bench_options
 @click.option("--no-interleave", is_flag=True, help="Measure files one after another instead of in rounds A B A B.")
 @click.option("--label", help="Name this run in the results database (for `edgekit compare LABEL`).")

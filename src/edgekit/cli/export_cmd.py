@@ -16,8 +16,8 @@ from .results_options import command_line, db_options, open_db
 @model_options
 @click.option("--format", "formats", multiple=True, help="onnx, tflite, openvino; repeatable. Default: every installed format.")
 @click.option("--int8", is_flag=True, help="Also write int8 files (post-training quantization).")
-@click.option("--calib", type=click.Path(path_type=Path), help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
-@click.option("--data", type=click.Path(path_type=Path), help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
+@click.option("--calib", type=params.DATA, help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
+@click.option("--data", type=params.DATA, help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
 @click.option("--calib-method", default="auto", show_default=True,
               help="How int8 activation ranges are chosen: auto (each format's best: ONNX mse, TFLite and "
                    "OpenVINO minmax), minmax, percentile; entropy and mse are ONNX only.")

@@ -30,6 +30,9 @@ for _name in COMMANDS:
 def main() -> None:
     """Usage errors (a bad flag value, a missing argument) end in one `error:` line like every
     other error, naming the command's --help, instead of click's usage block."""
+    from ..signals import Terminated, install, quiet_exit
+
+    install()
     try:
         rv = cli.main(prog_name="edgekit", standalone_mode=False)
     except click.UsageError as exc:
@@ -39,9 +42,11 @@ def main() -> None:
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:  # Ctrl-C or SIGTERM outside a command (while importing, parsing)
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(143 if isinstance(exc.__context__, Terminated) else 130)
+    finally:
+        quiet_exit()
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

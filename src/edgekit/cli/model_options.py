@@ -11,7 +11,7 @@ from . import params
 
 def model_options(fn):
     opts = [
-        click.option("--weights", type=click.Path(path_type=Path), help="Local state_dict/checkpoint (.pth/.pt)."),
+        click.option("--weights", type=params.WEIGHTS_FILE, help="Local state_dict/checkpoint (.pth/.pt)."),
         click.option("--input-size", type=params.PIXELS, help="Square input size (user models; zoo: override)."),
         click.option("--mean", type=params.MEAN, help="Per-channel mean on the 0-255 scale, e.g. 127,127,127."),
         click.option("--std", type=params.STD, help="Per-channel std on the 0-255 scale, e.g. 128,128,128."),

@@ -1,4 +1,5 @@
-"""Every number a flag takes, checked here once: finite, in range, before any work.
+"""Every number a flag takes, checked here once: finite, in range, before any work (and every
+input path: it exists and is a regular file, or a folder where a folder is meant).
 
 Each kind of number is one click ParamType instance below, and every command that takes the
 flag uses that instance, so ``--threads 0`` (or ``nan`` seconds) is refused by ``bench``,
@@ -10,6 +11,9 @@ checks it where it runs (runtime_bench/measure.py ``check_threads_fit``).
 from __future__ import annotations
 
 import math
+import os
+import stat
+from pathlib import Path
 from typing import Optional
 
 import click
@@ -87,6 +91,39 @@ class Fraction(click.ParamType):
                       f"got '{value}'", param, ctx)
         return x / 100 if text.endswith("%") else x
 
+
+class InputPath(click.ParamType):
+    """A path edgekit reads: it must exist and be a regular file (or, with ``folder``, a folder).
+    A FIFO or a device would block or never end (/dev/zero), so it is refused by name."""
+
+    def __init__(self, what: str, folder: bool = False) -> None:
+        self.what, self.folder = what, folder
+        self.name = "path"
+
+    def convert(self, value, param, ctx):
+        try:
+            mode = os.stat(value).st_mode
+        except FileNotFoundError:
+            self.fail(f"'{value}' does not exist; pass {self.what}", param, ctx)
+        except OSError as exc:
+            self.fail(f"cannot read '{value}' ({exc.strerror}); pass {self.what}", param, ctx)
+        if stat.S_ISREG(mode) or (self.folder and stat.S_ISDIR(mode)):
+            try:  # readable by us (permissions, ACLs), before any slow work
+                os.close(os.open(value, os.O_RDONLY | (os.O_DIRECTORY if stat.S_ISDIR(mode) else 0)))
+            except OSError as exc:
+                self.fail(f"cannot read '{value}' ({exc.strerror}); check its permissions", param, ctx)
+            return Path(value)
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else \
+            "not a regular file"
+        self.fail(f"'{value}' is {kind}, not a regular file; pass {self.what}", param, ctx)
+
+
+MODEL_FILE = InputPath("a model file (.onnx, .tflite, OpenVINO .xml)")
+WEIGHTS_FILE = InputPath("a weights file (.pth/.pt, or .weights.h5/.keras for --framework keras)")
+DATA = InputPath("a folder of images or a .npy file", folder=True)
+BINARY_FILE = InputPath("the benchmark_model executable for the device")
+CONFIG_FILE = InputPath("an ssh config file")
 
 MAX_THREADS = 1024
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from . import params
 from .bench_cmd import bench_config, bench_options
 from .bench_cmd import human as bench_table
 from .common import emit, handle_errors, json_option, progress
@@ -19,8 +20,8 @@ from .results_options import command_line, db_options, open_db
 @model_options
 @click.option("--int8", is_flag=True, help="Also write, validate and bench int8 files.")
 @click.option("--format", "formats", multiple=True, help="onnx, tflite, openvino; repeatable. Default: every installed format.")
-@click.option("--calib", type=click.Path(path_type=Path), help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
-@click.option("--data", type=click.Path(path_type=Path), help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
+@click.option("--calib", type=params.DATA, help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
+@click.option("--data", type=params.DATA, help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True,
               help="Exported files; the report goes to OUT/report.")
 @bench_options

@@ -150,7 +150,7 @@ def _runner_argv(target, d: str, remote_model: str, engine: str, threads: int, c
 
 
 def _run_runner(target, argv: list[str], json_remote: str, local: Path, path: Path, timeout: float) -> dict:
-    r = target.transport.run(argv, timeout=timeout)
+    r = target.run_tracked(argv, timeout=timeout)
     json_local = local / Path(json_remote).name
     doc = None
     try:
@@ -230,7 +230,7 @@ def _bench_binary(target, info, path, remote_model, d, cfg, progress, done) -> N
         progress(f"{target.name}: bench {path.name} ({threads} thread(s)) with benchmark_model"
                  + (f", taskset {pin['mask']} (cpus {','.join(map(str, pin['cpus']))})" if pin else ""))
         before = target.state()
-        r = target.transport.run(argv, timeout=cfg.max_seconds * 2 + 600)
+        r = target.run_tracked(argv, timeout=cfg.max_seconds * 2 + 600)
         after = target.state()
         if not r.ok:
             raise DeviceError(f"{target.name}: benchmark_model failed on {path.name} (exit {r.returncode}): "

@@ -10,12 +10,16 @@ from __future__ import annotations
 import queue
 import tempfile
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ConfigError, EdgekitError
 from .targets import DeviceOptions, connect, parse_uri
+from .transport import allow_commands, cancel_all
+
+STOP_WAIT_S = 90.0  # after Ctrl-C/SIGTERM: how long devices get to remove their temp folders
 
 
 def check_files(files: list[Path], cfg) -> list[Path]:
@@ -69,6 +73,7 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
                 refs[str(f)] = host_reference(f, cfg.engine or DEFAULT_ENGINE_FOR_FORMAT[format_of(f)], data, work,
                                               progress)
         q: queue.Queue = queue.Queue()
+        allow_commands()
         threads = [threading.Thread(target=_worker, daemon=True, name=f"edgekit-device-{i}",
                                     args=(i, p, files, cfg, options, refs, work, q, progress))
                    for i, p in enumerate(parsed)]
@@ -77,7 +82,7 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
         results, errors, infos, bug, warned = [], [], {}, None, set()
         running = len(threads)
         while running:
-            kind, i, payload = q.get()
+            kind, i, payload = _next(q, threads, progress)
             if kind == "info":
                 infos[parsed[i].text] = payload
             elif kind == "results":
@@ -112,6 +117,23 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
     results.sort(key=lambda r: r.pop("_order"))
     return {"results": results, "errors": errors, "devices": infos, "ratios": device_ratios(results),
             "config": asdict(cfg)}
+
+
+def _next(q: queue.Queue, threads: list, progress):
+    """The next message from the device threads; on Ctrl-C or SIGTERM, stop what each device
+    runs and wait (bounded) while each removes its temp folder, then re-raise."""
+    try:
+        return q.get()
+    except KeyboardInterrupt:
+        progress("interrupted: stopping the devices and removing their temp folders")
+        cancel_all()
+        deadline = time.monotonic() + STOP_WAIT_S
+        for t in threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        left = [t.name for t in threads if t.is_alive()]
+        if left:
+            progress(f"warning: {len(left)} device(s) did not finish cleaning up within {STOP_WAIT_S:.0f} s")
+        raise
 
 
 def _worker(i, uri, files, cfg, options, refs, work, q, progress) -> None:

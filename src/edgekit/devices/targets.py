@@ -17,7 +17,6 @@ cores (see benchmark_model.py), and runner.py only for validation when the phone
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Optional
@@ -27,7 +26,7 @@ from ..errors import ConfigError, DeviceError
 from . import probe
 from . import uri as uri_grammar
 from .uri import DeviceURI
-from .transport import DeviceLost, Transport, check
+from .transport import DeviceLost, Transport, check, cleaning_up, pause
 
 
 class Scheme(NamedTuple):
@@ -36,6 +35,13 @@ class Scheme(NamedTuple):
 
 
 SCHEMES: Registry[Scheme] = Registry("device scheme")
+
+# Long commands in a workdir run as `sh -c _TRACK DIR ARGV...`: sh appends its pid to DIR/.pids
+# and execs ARGV (same pid), so an interrupted bench stops them (_STOP) before removing DIR; a
+# killed ssh/adb client alone would leave the device's process running. Constant scripts: the
+# directory and argv arrive as positional parameters, never inside the script text.
+_TRACK = 'echo $$ >> "$0/.pids"; exec "$@"'
+_STOP = 'if [ -f "$0/.pids" ]; then kill $(cat "$0/.pids") 2>/dev/null; fi; exit 0'
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,7 @@ class Target:
         self._info: Optional[dict] = None
         self._python: Optional[str] = None
         self._runs = 0
+        self._workdir: Optional[str] = None
 
     def __enter__(self) -> "Target":
         return self
@@ -144,7 +151,7 @@ class Target:
         """--cooldown: pause before every run on this device but the first."""
         if self._runs and self.options.cooldown_s > 0:
             progress(f"{self.name}: cooling down {self.options.cooldown_s:g} s")
-            time.sleep(self.options.cooldown_s)
+            pause(self.options.cooldown_s)
         self._runs += 1
 
     def state(self) -> dict:
@@ -163,14 +170,27 @@ class Target:
         d = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
         if not d.startswith(base) or "/edgekit." not in d:
             raise DeviceError(f"{self.name}: mktemp returned an unexpected path {d!r}")
+        self._workdir = d
         try:
             yield d
         except DeviceLost as exc:  # unreachable now: say what may be left rather than wait to remove it
             raise DeviceLost(f"{exc}; its temp dir {d} may be left on the device") from None
-        except BaseException:
-            self.transport.remove(d)
+        except BaseException:  # an error, Ctrl-C or SIGTERM (transport.cancel_all): stopped, removed
+            with cleaning_up():
+                with contextlib.suppress(DeviceError):
+                    self.transport.run(["sh", "-c", _STOP, d], timeout=30)
+                self.transport.remove(d)
             raise
+        finally:
+            self._workdir = None
         self.transport.remove(d)  # only ever the directory mktemp made
+
+    def run_tracked(self, argv: list[str], timeout: float):
+        """transport.run for a long command (a benchmark) inside the current workdir, which an
+        interrupt can stop on the device."""
+        if self._workdir is None:
+            return self.transport.run(argv, timeout=timeout)
+        return self.transport.run(["sh", "-c", _TRACK, self._workdir, *argv], timeout=timeout)
 
     def bench(self, path: Path, cfg, progress: Callable[[str], None] = lambda m: None,
               validation_inputs: Optional[Path] = None, outputs_out: Optional[Path] = None,

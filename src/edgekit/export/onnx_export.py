@@ -62,6 +62,8 @@ def export_torch_to_onnx(module, input_shape, path: Path) -> None:
                 input_names=["input"], output_names=["logits"],
                 dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
             )
+        except OSError:
+            raise  # the disk (full, read-only), not the model: the CLI says so in one line
         except Exception as exc:  # the exporter raises many types; say which layer/op failed
             raise UnsupportedError(
                 f"torch.onnx could not export this model: {str(exc).splitlines()[0][:200]}"

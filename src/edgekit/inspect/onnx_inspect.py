@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from .._optional import require
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 
 INT8_COMPUTE = ("QLinearConv", "QGemm", "ConvInteger", "MatMulInteger", "QLinearMatMul", "DynamicQuantizeMatMul",
                 "MatMulIntegerToFloat", "QAttention")
@@ -31,7 +31,7 @@ def inspect_onnx(path, runtime: bool = True) -> dict:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # DecodeError and friends
-        raise ConfigError(f"'{path}' is not a readable ONNX model ({_first_line(exc)})") from None
+        raise ConfigError(f"'{path}' is not a readable ONNX model ({one_line(exc)})") from None
     if not model.graph.node:
         raise ConfigError(f"'{path}' is not an ONNX model (no graph nodes)")
     g = model.graph
@@ -91,7 +91,7 @@ def _runtime_view(path: Path) -> dict:
             ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
             m = onnx.load(str(opt), load_external_data=False)
         except Exception as exc:
-            return {"error": f"onnxruntime cannot load it: {_first_line(exc)}"}
+            return {"error": f"onnxruntime cannot load it: {one_line(exc)}"}
     ops = Counter(n.op_type for n in m.graph.node)
     int8 = {k: v for k, v in ops.items() if k in INT8_COMPUTE}
     flt = {k: v for k, v in ops.items() if k in FLOAT_COMPUTE}
@@ -133,6 +133,3 @@ def _dtype_name(onnx, code: int) -> str:
         return str(code)
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -122,6 +122,17 @@ class ResultsDB:
             raise
         self.conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def _record(self) -> Iterator[sqlite3.Connection]:
+        """One record's transaction; a failure to write (disk full, read-only file) is one line,
+        and the database stays as it was before this record."""
+        try:
+            with self.transaction() as c:
+                yield c
+        except sqlite3.Error as exc:
+            raise ConfigError(f"Cannot record into results database '{self.path}' ({exc}); it is unchanged. "
+                              f"{self._hint}") from None
+
     def close(self) -> None:
         self.conn.close()
 
@@ -143,7 +154,7 @@ class ResultsDB:
     def record_bench(self, results: list[dict], run_id: Optional[int] = None, kind: str = "bench",
                      label: Optional[str] = None, command: Optional[str] = None) -> int:
         env = environment(results)
-        with self.transaction() as c:
+        with self._record() as c:
             run_id = run_id or self._new_run(c, kind, label, command, env)
             for r in results:
                 art = r.get("artifact") or {}
@@ -163,7 +174,7 @@ class ResultsDB:
     def record_export(self, artifacts: list, run_id: Optional[int] = None, kind: str = "export",
                       label: Optional[str] = None, command: Optional[str] = None) -> int:
         """Artifacts (export.Artifact) and the accuracy each carries in meta["accuracy"]."""
-        with self.transaction() as c:
+        with self._record() as c:
             run_id = run_id or self._new_run(c, kind, label, command, environment())
             for a in artifacts:
                 sha, size = file_facts(a.path)
@@ -178,7 +189,7 @@ class ResultsDB:
 
     def record_validation(self, artifact, result: dict, run_id: Optional[int] = None,
                           label: Optional[str] = None, command: Optional[str] = None) -> int:
-        with self.transaction() as c:
+        with self._record() as c:
             run_id = run_id or self._new_run(c, "validate", label, command, environment())
             self._insert_validation(c, run_id, artifact, result, file_facts(artifact.path)[0])
         return run_id

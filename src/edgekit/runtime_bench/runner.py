@@ -52,6 +52,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import time
 
@@ -63,6 +64,14 @@ ENGINE_FOR_SUFFIX = {".onnx": "onnxruntime", ".tflite": "litert", ".xml": "openv
 SUFFIXES_FOR_ENGINE = {"onnxruntime": (".onnx",), "litert": (".tflite",), "openvino": (".xml", ".onnx")}
 EXTRA_FOR_ENGINE = {"onnxruntime": "onnx", "litert": "tflite", "openvino": "openvino"}
 EXIT_USAGE, EXIT_MISSING, EXIT_RUNTIME = 2, 3, 4
+
+
+def one_line(exc, limit=600):
+    """A runtime's message on one line, its cause kept (a copy of edgekit.errors.one_line)."""
+    lines = [ln.strip().rstrip(":") for ln in str(exc).strip().splitlines() if ln.strip().rstrip(":")]
+    kept = [ln for ln in lines if not re.match(r"Exception from \S+:\d+:?$", ln)] or lines
+    out = "; ".join(kept) or type(exc).__name__
+    return out if len(out) <= limit else out[: limit // 3] + " ... " + out[-(2 * limit // 3):]
 
 
 class RunnerError(Exception):
@@ -238,7 +247,7 @@ def quantize(x, quant, dtype):
     if quant is None:
         return x.astype(dtype, copy=False)
     info = np.iinfo(dtype)
-    q = np.round(x / quant[0] + quant[1])
+    q = np.round(x / quant[0]) + quant[1]  # as the host engines (tflite_engine._quantize): ties round alike
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
@@ -371,8 +380,7 @@ def open_backend(args):
     except RunnerError:
         raise
     except Exception as exc:  # each runtime raises its own types for a bad file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise RunnerError("%s cannot load %s: %s" % (engine, path, first[:300]), "runtime")
+        raise RunnerError("%s cannot load %s: %s" % (engine, path, one_line(exc)), "runtime")
     t2 = time.perf_counter()
     return backend, {"engine": engine, "import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3}
 
@@ -513,8 +521,7 @@ def main(argv=None, parser=None, opener=None):
         result = run_benchmark(args, channel, opener)
     except Exception as exc:  # a runtime failing mid-run too: one line and the JSON contract
         if not isinstance(exc, RunnerError):
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            exc = RunnerError("running %s failed: %s: %s" % (args.model, type(exc).__name__, first))
+            exc = RunnerError("running %s failed: %s: %s" % (args.model, type(exc).__name__, one_line(exc)))
         code = {"usage": EXIT_USAGE, "missing_runtime": EXIT_MISSING}.get(exc.kind, EXIT_RUNTIME)
         sys.stderr.write("runner error: %s\n" % exc)
         if args.json_out not in (None, "-"):

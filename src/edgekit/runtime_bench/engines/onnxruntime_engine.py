@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..._optional import require
-from ...errors import ConfigError
+from ...errors import ConfigError, one_line
 from .base import ENGINES
 
 
@@ -25,7 +25,7 @@ class OnnxRuntimeEngine:
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
-            raise ConfigError(f"onnxruntime cannot load '{path}': {str(exc).splitlines()[0][:200]}") from None
+            raise ConfigError(f"onnxruntime cannot load '{path}': {one_line(exc)}") from None
         self.input_name = self.session.get_inputs()[0].name
 
     def run(self, x: np.ndarray) -> np.ndarray:

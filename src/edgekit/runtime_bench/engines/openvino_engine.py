@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..._optional import require
-from ...errors import ConfigError
+from ...errors import ConfigError, one_line
 from ..runner import openvino_config
 from .base import ENGINES
 
@@ -31,7 +31,7 @@ class OpenVINOEngine:
                                                       for d in port.get_partial_shape()]})
             self.compiled = core.compile_model(model, "CPU", openvino_config(threads, precision_hint))
         except Exception as exc:  # OpenVINO raises RuntimeError/GeneralFailure for bad files
-            raise ConfigError(f"openvino cannot load '{path}': {str(exc).strip().splitlines()[0][:200]}") from None
+            raise ConfigError(f"openvino cannot load '{path}': {one_line(exc)}") from None
         self.precision_hint = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         self.request = self.compiled.create_infer_request()
 
