@@ -45,6 +45,17 @@ class AccuracyGateError(EdgekitError):
     exit_code = 3
 
 
+class UntrustedCodeError(WeightsError):
+    """A model file holds code, which edgekit runs only with --trust-model-code."""
+
+
+TRUST_HINT = "pass --trust-model-code only if you trust where the file came from"
+
+
+class NonFiniteError(EdgekitError):
+    """NaN or inf in weights, in inputs, or in a model's outputs."""
+
+
 def one_line(exc, limit: int = 600) -> str:
     """A runtime's own message on one line, its cause kept: C++ runtimes put the cause last,
     after lines that only say where the exception was thrown ("Exception from

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from ._files import ensure_writable_dir
-from .errors import ConfigError
+from ._files import ensure_writable_dir, move_into, staging_dir
+from ._finite import require_finite_arrays, require_finite_model
+from .errors import TRUST_HINT, ConfigError, UntrustedCodeError
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
             if hasattr(e, "check"):  # format-specific refusals (e.g. a calibration method)
                 e.check(loaded.framework, p, quant, (options or {}).get(e.format))
     need_calibration = any(p in ("int8", "int16x8") for ps in precisions_of.values() for p in ps)
+    require_finite_model(loaded, "The weights")  # before any file is written or slow work starts
     out_dir = ensure_writable_dir(Path(out_dir))
 
     calib, evalset = load_data(loaded.card, data, need_calibration=need_calibration, warn=result.warnings, progress=progress)
@@ -74,23 +76,39 @@ def export(loaded, out_dir: Path, formats: Optional[list[str]] = None, int8: boo
         loaded.module, report = fold_batchnorm(loaded.module, example)
         result.fold = report.to_dict()
         progress(f"fold BN: {report.folded} folded, max relative change {report.relative_diff:.1e}")
+        require_finite_model(loaded, "After folding BatchNorm, the weights")
     else:  # Keras: TF's converter folds BatchNorm into the convs itself
         result.fold = {"folded": 0, "note": "Keras model: BatchNorm is folded by the TFLite converter"}
 
     reference = reference_engine(loaded).run(evalset.arrays)
+    _require_finite_outputs(reference, evalset, "evaluation")
+    if need_calibration and calib is not None and calib is not evalset:
+        _require_finite_outputs(reference_engine(loaded).run(calib.arrays[:quant.samples]), calib, "calibration")
     int8_module, int8_prep = _prepare_int8(loaded, exporters, precisions_of, calib, quant, progress)
 
-    for exporter in exporters:
-        for precision in precisions_of[exporter.format]:
-            req = ExportRequest(loaded, out_dir, precision, calibration=calib, quant=quant,
-                                progress=progress, fold_report=result.fold, options=options or {},
-                                int8_module=int8_module, int8_preparation=int8_prep)
-            art = exporter.export(req)
-            progress(f"validate: {art.path.name} on {len(evalset)} held-out images")
-            art.meta["accuracy"] = validate_outputs(reference, art.path, evalset)
-            art.save_sidecar()
+    # Everything is written into a staging folder inside out_dir and moved into out_dir only
+    # once every file has passed its checks: a failed run leaves earlier files byte-identical.
+    with staging_dir(out_dir) as stage:
+        staged = []
+        for exporter in exporters:
+            for precision in precisions_of[exporter.format]:
+                req = ExportRequest(loaded, stage, precision, calibration=calib, quant=quant,
+                                    progress=progress, fold_report=result.fold, options=options or {},
+                                    int8_module=int8_module, int8_preparation=int8_prep)
+                art = exporter.export(req)
+                progress(f"validate: {art.path.name} on {len(evalset)} held-out images")
+                art.meta["accuracy"] = validate_outputs(reference, art.path, evalset)
+                art.save_sidecar()
+                staged.append(art)
+        for art in staged:
+            art.path = move_into(art.files(), out_dir)[-2]  # [..., file, sidecar]
             result.artifacts.append(art)
     return result
+
+
+def _require_finite_outputs(outputs, images, which: str) -> None:
+    require_finite_arrays(outputs, images.names, f"The float model's outputs on the {which} images",
+                          "The model computes NaN or inf on real inputs: check its weights and preprocessing")
 
 
 def _prepare_int8(loaded, exporters, precisions_of, calib, quant, progress):
@@ -153,8 +171,10 @@ def load_data(card, data: DataOptions, need_calibration: bool, warn: list, progr
     return calib, evalset
 
 
-def reload_source(artifact, weights: Optional[Path] = None):
-    """The float model an artifact was exported from, as its sidecar records it."""
+def reload_source(artifact, weights: Optional[Path] = None, trust_code: bool = False):
+    """The float model an artifact was exported from, as its sidecar records it. A sidecar is
+    data from wherever the file came from: a model file it names is loaded as safely as one on
+    the command line, and a ``module:factory`` it names is imported only with ``trust_code``."""
     from .zoo import get_model
     from .zoo.user_model import load_user_model
 
@@ -166,9 +186,13 @@ def reload_source(artifact, weights: Optional[Path] = None):
     if src.get("user_model") and src.get("framework") == "keras":  # a user's .keras/.h5/SavedModel
         from .zoo.keras.user_model import load_keras_user_model
 
-        return load_keras_user_model(spec, artifact.model_card)
+        return load_keras_user_model(spec, artifact.model_card, trust_code=trust_code)
     if src.get("user_model"):
-        return load_user_model(spec, artifact.model_card)
+        if src.get("user_model_kind") == "factory" and not trust_code:
+            raise UntrustedCodeError(
+                f"'{artifact.path}' was exported from {spec}; its float model is rebuilt by importing and "
+                f"calling that factory, which the sidecar names: {TRUST_HINT}")
+        return load_user_model(spec, artifact.model_card, trust_code=trust_code)
     w = weights or src.get("weights")
     loaded = get_model(spec, Path(w) if w else None, num_classes=artifact.model_card.num_classes)
     loaded.card = artifact.model_card

@@ -9,6 +9,12 @@ import click
 from . import params
 
 
+trust_model_code_option = click.option(
+    "--trust-model-code", "trust_model_code", is_flag=True,
+    help="Load model files that hold code (TorchScript, pickled modules, Keras Lambda layers, SavedModels) "
+         "and run that code. Only for files whose source you trust.")
+
+
 def model_options(fn):
     opts = [
         click.option("--weights", type=params.WEIGHTS_FILE, help="Local state_dict/checkpoint (.pth/.pt)."),
@@ -18,6 +24,7 @@ def model_options(fn):
         click.option("--resize", type=params.PIXELS, help="Resize the shorter side to this before the centre crop."),
         click.option("--color", type=click.Choice(["RGB", "BGR"]), help="Channel order the model expects."),
         click.option("--num-classes", type=params.CLASSES, help="Number of output classes (user models)."),
+        trust_model_code_option,
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -30,7 +37,7 @@ def is_user_model(spec: str) -> bool:
 
 
 def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None, resize=None,
-                  color=None, num_classes=None, **_ignored):
+                  color=None, num_classes=None, trust_model_code=False, **_ignored):
     """Return a LoadedModel for a zoo name or a user's model; never downloads."""
     from dataclasses import replace
 
@@ -47,7 +54,7 @@ def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None,
             name=Path(spec).stem or Path(spec).name, input_size=input_size or 224,
             mean=mean, std=std, resize=resize, color=color or "RGB", num_classes=num_classes,
         )
-        return load_keras_user_model(spec, card)
+        return load_keras_user_model(spec, card, trust_code=trust_model_code)
     if is_user_model(spec) and spec not in MODELS:
         from ..zoo.user_model import card_from_options, load_user_model
 
@@ -55,7 +62,7 @@ def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None,
             name=Path(spec.split(":")[-1]).stem, input_size=input_size,
             mean=mean, std=std, resize=resize, color=color or "RGB", num_classes=num_classes,
         )
-        return load_user_model(spec, card)
+        return load_user_model(spec, card, trust_code=trust_model_code)
     loaded = get_model(spec, weights, **({"num_classes": num_classes} if num_classes is not None else {}))
     pre = loaded.card.preprocess
     changes = {}

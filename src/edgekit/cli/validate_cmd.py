@@ -1,25 +1,25 @@
 """`edgekit validate ARTIFACT --data DIR`: the file vs the float model, standalone."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from . import params
 from .common import emit, handle_errors, json_option, progress, table
+from .model_options import trust_model_code_option
 
 
 @click.command("validate")
-@click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path),
+@click.argument("artifact", type=params.MODEL_FILE)
+@click.option("--data", type=params.DATA,
               help="Images (folder) or .npy. Default: the photos shipped with edgekit.")
-@click.option("--weights", type=click.Path(path_type=Path), help="Float weights, if not the file the sidecar names.")
+@click.option("--weights", type=params.WEIGHTS_FILE, help="Float weights, if not the file the sidecar names.")
 @click.option("--engine", help="Engine to run the file with (default: the format's usual one).")
 @click.option("--threads", type=params.THREADS, default=1, show_default=True,
               help="Threads for the engine (at most this machine's cores).")
+@trust_model_code_option
 @json_option
 @handle_errors
-def command(artifact, data, weights, engine, threads, as_json):
+def command(artifact, data, weights, engine, threads, trust_model_code, as_json):
     """Compare ARTIFACT's outputs with its float source model on real images."""
     from ..data import default_photos
     from ..export.artifact import Artifact
@@ -30,7 +30,7 @@ def command(artifact, data, weights, engine, threads, as_json):
 
     check_threads_fit([threads], host_cores(), "this host")
     art = Artifact.load(artifact)
-    loaded = reload_source(art, weights)
+    loaded = reload_source(art, weights, trust_code=trust_model_code)
     images = load_images(loaded.card, data, progress) if data else default_photos(loaded.card.preprocess)
     progress(f"validate: float reference on {len(images)} images")
     ref = reference_engine(loaded).run(images.arrays)

@@ -34,6 +34,13 @@ class Artifact:
         return {"file": Path(self.path).name, "format": self.format, "precision": self.precision,
                 "card": self.card, "source": self.source, "meta": self.meta}
 
+    def files(self) -> list[Path]:
+        """The file and its companions, companions first (an OpenVINO .xml needs its .bin),
+        then the sidecar: moved in this order, a present file always has what it needs."""
+        path = Path(self.path)
+        companions = [path.with_suffix(".bin")] if self.format == "openvino" else []
+        return companions + [path, sidecar_path(path)]
+
     def save_sidecar(self) -> Path:
         sc = sidecar_path(self.path)
         write_json_atomic(sc, self.to_dict())

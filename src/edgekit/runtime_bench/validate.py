@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._finite import require_finite_arrays
 from .engines import open_engine
 from .metrics import agreement
 
@@ -16,6 +17,8 @@ def validate_outputs(reference_outputs, artifact_path: Path, images, engine: str
         runtime = {"engine": eng.name, "runtime_version": eng.runtime_version}
     finally:
         eng.close()
+    require_finite_arrays(outs, images.names, f"{Path(artifact_path).name}'s outputs",
+                          "The file does not compute: re-export it (check the weights and the calibration data)")
     result = agreement(reference_outputs, outs, images.names, images.labels)
     result.update(runtime)
     result["data"] = images.summary()
