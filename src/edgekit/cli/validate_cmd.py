@@ -34,7 +34,7 @@ def command(artifact, data, weights, engine, threads, trust_model_code, as_json)
     images = load_images(loaded.card, data, progress) if data else default_photos(loaded.card.preprocess)
     progress(f"validate: float reference on {len(images)} images")
     ref = reference_engine(loaded).run(images.arrays)
-    result = validate_outputs(ref, art.path, images, engine=engine, threads=threads)
+    result = validate_outputs(ref, art.path, images, engine=engine, threads=threads, contained=True)
     result["file"] = str(art.path)
     emit(result, as_json, lambda d: table([d], [
         ("file", "file"), ("top1_agreement", "top-1 agree"), ("top5_agreement", "top-5 agree"),

@@ -34,6 +34,9 @@ def inspect_onnx(path, runtime: bool = True) -> dict:
         raise ConfigError(f"'{path}' is not a readable ONNX model ({one_line(exc)})") from None
     if not model.graph.node:
         raise ConfigError(f"'{path}' is not an ONNX model (no graph nodes)")
+    bad = _non_text_field(model)
+    if bad:  # protobuf hands back bytes for a string field that is not UTF-8 (a damaged file)
+        raise ConfigError(f"'{path}' is a damaged ONNX model: {bad} is not UTF-8 text")
     g = model.graph
     ops = Counter(n.op_type for n in g.node)
     producers = {o: n for n in g.node for o in n.output}
@@ -74,6 +77,21 @@ def inspect_onnx(path, runtime: bool = True) -> dict:
     report["runtime"] = _runtime_view(path) if runtime else None
     report["verdict"] = _verdict(report)
     return report
+
+
+def _non_text_field(model):
+    """The first string field that arrived as bytes, named for the message; else None."""
+    g = model.graph
+    fields = [("an operator type", n.op_type) for n in g.node] + [("a node name", n.name) for n in g.node]
+    fields += [("a domain", n.domain) for n in g.node] + [("a tensor name", t) for n in g.node for t in
+                                                          list(n.input) + list(n.output)]
+    fields += [("an initializer name", i.name) for i in g.initializer]
+    fields += [("a graph input/output name", v.name) for v in list(g.input) + list(g.output) + list(g.value_info)]
+    fields += [("a dimension name", d.dim_param) for v in list(g.input) + list(g.output)
+               for d in v.type.tensor_type.shape.dim]
+    fields += [("an opset domain", o.domain) for o in model.opset_import]
+    fields += [("a metadata entry", x) for p in model.metadata_props for x in (p.key, p.value)]
+    return next((what for what, v in fields if not isinstance(v, str)), None)
 
 
 def _runtime_view(path: Path) -> dict:
