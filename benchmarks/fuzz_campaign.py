@@ -1,7 +1,7 @@
 """Fuzz campaign: N mutants per format through `inspect` and `validate`, and mutated sidecars,
 counted by outcome (issue 14: at least 2,000 per format, 0 tracebacks, 0 crashes of edgekit).
 
-    python benchmarks/fuzz_campaign.py --mutants 2000 [--seeds DIR] [--bench 50] [--out DIR]
+    python benchmarks/fuzz_campaign.py --mutants 2000 [--seeds DIR] [--bench 50] [--out DIR] [--only onnx ...]
 
 Seeds: mobilenet_v1_0_25 exported fp32 + int8 to .onnx, .tflite and OpenVINO .xml/.bin (small
 files: more mutations land in structure than in weights), made with `edgekit export` if DIR
@@ -93,6 +93,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=Path, default=REPO / "benchmarks" / ".fuzz-seeds")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / ".fuzz-out")
     ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--only", nargs="*", help="formats to run (onnx tflite openvino sidecar); default: all")
     args = ap.parse_args()
     args.seeds.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -105,6 +106,7 @@ def main() -> int:
     start = time.monotonic()
     plan = [(fmt, op) for fmt in FORMATS for op in ("inspect", "validate-file")]
     plan += [("sidecar", "validate-sidecar")]
+    plan = [(fmt, op) for fmt, op in plan if not args.only or fmt in args.only]
     work = args.out / "mutants"
     work.mkdir(exist_ok=True)
     for fmt, op in plan:
@@ -129,7 +131,7 @@ def main() -> int:
             if (i + 1) % 250 == 0:
                 print(f"{fmt} {op}: {i + 1}/{n} {dict(c)} ({time.monotonic() - start:.0f} s)", file=sys.stderr)
     if args.bench:
-        for fmt in FORMATS:
+        for fmt in [f for f in FORMATS if not args.only or f in args.only]:
             c = counts.setdefault((fmt, "bench (CLI)"), Counter())
             for i in range(args.bench):
                 path = _mutant_file(files[fmt][i % 2], work, i, rng, "model")

@@ -186,6 +186,7 @@ OPS = {"inspect": _inspect, "validate-file": _validate_file, "validate-sidecar":
 
 
 def serve() -> None:
+    from edgekit.cli.common import os_error_line
     from edgekit.errors import EdgekitError
 
     channel = os.fdopen(os.dup(1), "w")  # the protocol's own copy of stdout; fd 1 itself goes to
@@ -197,6 +198,8 @@ def serve() -> None:
             outcome, detail = "result", OPS[job["op"]](job)
         except EdgekitError as exc:
             outcome, detail = _one_line(exc)
+        except OSError as exc:  # the CLI's handle_errors ends these in one line too
+            outcome, detail = "error", os_error_line(exc)
         except Exception:  # noqa: BLE001 - what the fuzz is looking for
             outcome, detail = "traceback", traceback.format_exc()[-3000:]
         channel.write(json.dumps({"outcome": outcome, "detail": detail}) + "\n")

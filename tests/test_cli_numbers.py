@@ -80,11 +80,14 @@ def test_triple_from_one_value_and_valid_numbers_still_pass():
     assert params.SECONDS.convert("0", None, None) == 0.0
 
 
-def test_more_threads_than_cores_refused_where_they_would_run(tmp_path):
+def test_more_threads_than_cores_refused_where_they_would_run(tmp_path_factory, tmp_path):
+    from bench_models import relu_onnx
+
     from edgekit.runtime_bench.measure import host_cores
 
+    model = str(relu_onnx(tmp_path_factory.mktemp("model")))  # an existing file: the check comes after parsing
     over = str(host_cores() + 1)
-    for args in (["bench", "m.onnx"], ["validate", "m.onnx"], ["run", *MODEL]):
+    for args in (["bench", model], ["validate", model], ["run", *MODEL]):
         line = _refused(tmp_path, args, "--threads", over, f"more than the {host_cores()} cores")
         assert f"1-{host_cores()}" in line
 

@@ -95,6 +95,27 @@ def test_mutants_through_the_cli(seeds, tmp_path):
             assert_clean_error(proc)
 
 
+def test_what_the_campaign_found(seeds, tmp_path):
+    """Mutants behind the campaign's tracebacks, replayed through the CLI: an ONNX operator type
+    that is not UTF-8 (inspect sorted str with bytes) and a sidecar naming a 5000-character path."""
+    import json
+
+    onnx_seed = seeds["onnx"][0]
+    data = onnx_seed.read_bytes()
+    i = data.index(b"Conv")
+    bad = tmp_path / "bad_name.onnx"
+    bad.write_bytes(data[:i] + b"C\xffnv" + data[i + 4:])
+    assert_clean_error(run_cli("inspect", bad), "damaged onnx model", "not utf-8 text")
+    folder = tmp_path / "side"
+    path = _mutant(onnx_seed, folder, random.Random(0), sidecar=False)
+    shutil.copy(onnx_seed, path)  # the model intact, the sidecar edited
+    side = path.with_name(path.name + ".edgekit.json")
+    doc = json.loads(side.read_text())
+    doc["source"]["weights"] = "x" * 5000
+    side.write_text(json.dumps(doc))
+    assert_clean_error(run_cli("validate", path), "file name too long", "5000 characters")
+
+
 def test_a_crash_in_the_child_is_one_line():
     """What a native crash in a parser looks like from the CLI's side (_contained.call)."""
     from edgekit._contained import call

@@ -79,12 +79,17 @@ _OS_ADVICE = {
 }
 
 
+def _short(name, limit: int = 200) -> str:
+    text = str(name)
+    return text if len(text) <= limit else f"{text[:limit // 2]}...{text[-limit // 2:]} ({len(text)} characters)"
+
+
 def os_error_line(exc: OSError) -> str:
     """'No space left on device: 'out/m.tflite'; free some space there or write elsewhere'."""
     what = exc.strerror or type(exc).__name__
-    where = f": '{exc.filename}'" if exc.filename else ""
+    where = f": '{_short(exc.filename)}'" if exc.filename else ""
     if exc.filename2:
-        where += f" -> '{exc.filename2}'"
+        where += f" -> '{_short(exc.filename2)}'"
     advice = _OS_ADVICE.get(exc.errno)
     return f"{what}{where}" + (f"; {advice}" if advice else "") + (f" (errno {errno.errorcode.get(exc.errno, exc.errno)})"
                                                                if exc.errno else "")

@@ -105,8 +105,10 @@ class InputPath(click.ParamType):
             mode = os.stat(value).st_mode
         except FileNotFoundError:
             self.fail(f"'{value}' does not exist; pass {self.what}", param, ctx)
-        except OSError as exc:
-            self.fail(f"cannot read '{value}' ({exc.strerror}); pass {self.what}", param, ctx)
+        except OSError as exc:  # a name too long, a loop of symlinks, ...
+            from .common import _short
+
+            self.fail(f"cannot read '{_short(value)}' ({exc.strerror}); pass {self.what}", param, ctx)
         if stat.S_ISREG(mode) or (self.folder and stat.S_ISDIR(mode)):
             try:  # readable by us (permissions, ACLs), before any slow work
                 os.close(os.open(value, os.O_RDONLY | (os.O_DIRECTORY if stat.S_ISDIR(mode) else 0)))

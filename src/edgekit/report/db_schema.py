@@ -63,7 +63,8 @@ CREATE INDEX IF NOT EXISTS validations_sha ON validations(file_sha256);
 """
 
 # The tables and columns of schema 1, the unmarked databases edgekit wrote before the marker.
-# Schema 2 only added the header marker, so today's SCHEMA text builds them.
+# Schema 2 only added the header marker, so today's SCHEMA text builds them. A schema 3 that
+# changes a table must first freeze this as a copy of today's text (and add MIGRATIONS[2]).
 _V1_SCHEMA = SCHEMA
 
 

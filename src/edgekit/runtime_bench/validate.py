@@ -108,8 +108,15 @@ def read_runner_outputs(path: Path, name: str, returncode: int, stderr: str, fil
     except json.JSONDecodeError:
         doc = {}
     if "error" in doc:
-        kind = MissingDependencyError if doc.get("error_kind") == "missing_runtime" else ConfigError
-        raise kind(f"{path.name}: {doc['error']}")
+        if doc.get("error_kind") == "missing_runtime":
+            raise MissingDependencyError(f"{path.name}: {doc['error']}")
+        if name == "litert":  # the engine's own explanation (custom operators), as in-process
+            from .engines.tflite_engine import _load_error
+
+            explained = _load_error(path, RuntimeError(doc["error"]))
+            if isinstance(explained, UnsupportedError):
+                raise explained
+        raise ConfigError(f"{path.name}: {doc['error']}")
     if returncode != 0 or not files.outputs.is_file():
         tail = " | ".join(stderr.strip().splitlines()[-3:])[-400:]
         raise UnsupportedError(f"{name} failed on '{path.name}' (exit {returncode}): {tail or 'no output'}")
