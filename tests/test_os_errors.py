@@ -18,7 +18,7 @@ import pytest
 
 from bench_models import env, forever_onnx, processes_using, relu_onnx
 from conftest import assert_clean_error, run_cli
-from device_rig import pi_uri, rig, ssh  # noqa: F401 (rig: a fixture)
+from device_rig import adb_shell, pi_uri, rig, rig_flags, ssh  # noqa: F401 (rig: a fixture)
 
 from edgekit.report.db import ResultsDB
 
@@ -257,13 +257,21 @@ def test_interrupted_local_device_bench_leaves_no_folder(tmp_path, sig):
 
 
 @pytest.mark.rig
-def test_interrupted_ssh_device_bench_leaves_no_folder(tmp_path, rig):
-    remote = f"/tmp/ek-interrupt-{os.getpid()}"
-    assert ssh(rig, "mkdir", "-p", remote).returncode == 0
+@pytest.mark.parametrize("kind", ["ssh", "adb"])
+def test_interrupted_device_bench_leaves_no_folder_or_process(tmp_path, rig, kind):
+    """The runner on the device is stopped (its pid was recorded in the folder) and the folder removed."""
+    if kind == "ssh":
+        remote = f"/tmp/ek-interrupt-{os.getpid()}"
+        shell = lambda *a: ssh(rig, *a)  # noqa: E731
+        uri = pi_uri(rig, tmpdir=remote)
+    else:
+        remote = f"/data/local/tmp/ek-interrupt-{os.getpid()}"
+        shell = lambda *a: adb_shell(rig, *a)  # noqa: E731
+        uri = f"adb://{rig['ADB_SERIAL']}?python=/opt/venv/bin/python3&tmpdir={remote}"
+    assert shell("mkdir", "-p", remote).returncode == 0
     try:
-        _device_interrupt(tmp_path, pi_uri(rig, tmpdir=remote),
-                          lambda: ssh(rig, "ls", "-A", remote).stdout.split(), signal.SIGTERM,
-                          "--ssh-config", rig["PI_SSH_CONFIG"], "--max-seconds", "600")
-        assert "forever.onnx" not in ssh(rig, "ps", "-eo", "args").stdout
+        _device_interrupt(tmp_path, uri, lambda: shell("ls", "-A", remote).stdout.split(), signal.SIGTERM,
+                          *rig_flags(rig), "--max-seconds", "600")
+        assert "forever.onnx" not in shell("ps", "-A", "-o", "args").stdout
     finally:
-        ssh(rig, "rm", "-rf", remote)
+        shell("rm", "-rf", remote)
