@@ -129,7 +129,7 @@ def _reference(sidecar_source: str, n_images: int):
         from edgekit.data import default_photos
         from edgekit.export.artifact import Artifact
         from edgekit.pipeline import reload_source
-        from edgekit.runtime_bench.engines.reference_engine import reference_engine
+        from edgekit.runtime_bench.reference_engine import reference_engine
 
         art = Artifact.load(Path(sidecar_source))
         loaded = reload_source(art)
@@ -147,17 +147,17 @@ def _validate_file(job):
     import numpy as np
 
     from edgekit.runtime_bench import runner
-    from edgekit.runtime_bench.validate import RunnerFiles, compare_outputs, engine_for, read_runner_outputs, \
-        runner_args
+    from edgekit.runtime_bench.engines import engine_for
+    from edgekit.runtime_bench.validate import RunnerFiles, compare_outputs, outputs_argv, read_runner_outputs
 
     images, ref = _reference(job["seed"], job.get("images", 4))
     path = Path(job["path"])
-    name = engine_for(path, None)
+    spec = engine_for(path, None)
     with tempfile.TemporaryDirectory(prefix="fuzz-validate-") as td:
         files = RunnerFiles(Path(td) / "in.npy", Path(td) / "out.npy", Path(td) / "doc.json")
         np.save(files.inputs, images.arrays)
-        rc = runner.main(runner_args(path, name, 1, files)[1:])
-        outs, runtime = read_runner_outputs(path, name, rc, "", files)
+        rc = runner.main(outputs_argv([], path, spec, 1, files))
+        outs, runtime = read_runner_outputs(path, spec.name, rc, "", files)
     result = compare_outputs(ref, outs, runtime, path, images)
     json.dumps(result, default=str)
     return f"top1 {result['top1_agreement']:.2f}"
@@ -174,7 +174,7 @@ def _validate_sidecar(job):
     loaded = reload_source(art)
     images = default_photos(loaded.card.preprocess)
     images = images.subset(images.names[:2])
-    from edgekit.runtime_bench.engines.reference_engine import reference_engine
+    from edgekit.runtime_bench.reference_engine import reference_engine
 
     out = reference_engine(loaded).run(images.arrays)
     if not all(math.isfinite(float(x)) for x in out.ravel()[:10]):

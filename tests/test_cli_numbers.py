@@ -83,7 +83,7 @@ def test_triple_from_one_value_and_valid_numbers_still_pass():
 def test_more_threads_than_cores_refused_where_they_would_run(tmp_path_factory, tmp_path):
     from bench_models import relu_onnx
 
-    from edgekit.runtime_bench.measure import host_cores
+    from edgekit.runtime_bench.config import host_cores
 
     model = str(relu_onnx(tmp_path_factory.mktemp("model")))  # an existing file: the check comes after parsing
     over = str(host_cores() + 1)
@@ -95,7 +95,7 @@ def test_more_threads_than_cores_refused_where_they_would_run(tmp_path_factory, 
 def test_more_threads_than_the_device_has_refused(tmp_path):
     from bench_models import relu_onnx
 
-    from edgekit.runtime_bench.measure import host_cores
+    from edgekit.runtime_bench.config import host_cores
 
     proc = run_cli("bench", relu_onnx(tmp_path), "--device", "local", "--threads", str(host_cores() + 1),
                    "--no-record")

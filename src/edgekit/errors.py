@@ -69,3 +69,9 @@ def one_line(exc, limit: int = 600) -> str:
     kept = [ln for ln in lines if not re.fullmatch(r"Exception from \S+:\d+", ln)] or lines
     out = "; ".join(kept) or (type(exc).__name__ if not isinstance(exc, str) else "")
     return out if len(out) <= limit else out[: limit // 3] + " ... " + out[-(2 * limit // 3):]
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first non-empty line of an exception's text (its type name when it has none), cut to ``limit``."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]

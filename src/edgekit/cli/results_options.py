@@ -14,9 +14,14 @@ _DB_HELP = ("Results database (SQLite). Default: $EDGEKIT_DB, else $XDG_DATA_HOM
 READ_HINT = "Choose another with --db PATH (or EDGEKIT_DB)"
 
 
-def db_options(fn):
-    """--db and --no-record, for commands that record (bench, export, run)."""
+def db_options(fn=None, label: str = ""):
+    """--db and --no-record, for commands that record (bench, export, run); with ``label`` (its
+    help text) also --label."""
+    if fn is None:
+        return lambda f: db_options(f, label)
     fn = click.option("--no-record", is_flag=True, help="Do not record this in the results database.")(fn)
+    if label:
+        fn = click.option("--label", help=label)(fn)
     return click.option("--db", "db_path", type=click.Path(path_type=Path), envvar="EDGEKIT_DB", help=_DB_HELP)(fn)
 
 

@@ -21,21 +21,10 @@ from .model_options import trust_model_code_option
 @handle_errors
 def command(artifact, data, weights, engine, threads, trust_model_code, as_json):
     """Compare ARTIFACT's outputs with its float source model on real images."""
-    from ..data import default_photos
-    from ..export.artifact import Artifact
-    from ..pipeline import load_images, reload_source
-    from ..runtime_bench.engines.reference_engine import reference_engine
-    from ..runtime_bench.measure import check_threads_fit, host_cores
-    from ..runtime_bench.validate import validate_outputs
+    from ..pipeline import validate
 
-    check_threads_fit([threads], host_cores(), "this host")
-    art = Artifact.load(artifact)
-    loaded = reload_source(art, weights, trust_code=trust_model_code)
-    images = load_images(loaded.card, data, progress) if data else default_photos(loaded.card.preprocess)
-    progress(f"validate: float reference on {len(images)} images")
-    ref = reference_engine(loaded).run(images.arrays)
-    result = validate_outputs(ref, art.path, images, engine=engine, threads=threads, contained=True)
-    result["file"] = str(art.path)
+    result = validate(artifact, data, weights, engine, threads, trust_code=trust_model_code, progress=progress,
+                      contained=True)
     emit(result, as_json, lambda d: table([d], [
         ("file", "file"), ("top1_agreement", "top-1 agree"), ("top5_agreement", "top-5 agree"),
         ("cosine_mean", "cosine"), ("sqnr_db", "SQNR dB"), ("samples", "images")]))

@@ -12,8 +12,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .._finite import require_finite_arrays
-from ..errors import ConfigError, MissingDependencyError, UnsupportedError
-from .engines import open_engine
+from ..errors import ConfigError, UnsupportedError
+from .engines import engine_for, open_engine, runner_error
 from .metrics import agreement
 
 
@@ -25,12 +25,9 @@ def validate_outputs(reference_outputs, artifact_path: Path, images, engine: str
     if contained:
         outs, runtime = outputs_in_own_process(Path(artifact_path), images.arrays, engine, threads)
     else:
-        eng = open_engine(Path(artifact_path), engine, threads=threads)
-        try:
+        with open_engine(Path(artifact_path), engine, threads=threads) as eng:
             outs = eng.run(images.arrays)
             runtime = {"engine": eng.name, "runtime_version": eng.runtime_version}
-        finally:
-            eng.close()
     return compare_outputs(reference_outputs, outs, runtime, Path(artifact_path), images)
 
 
@@ -49,52 +46,38 @@ def compare_outputs(reference_outputs, outs, runtime: dict, artifact_path: Path,
     return result
 
 
-def outputs_in_own_process(path: Path, arrays: np.ndarray, engine: str | None, threads: int,
-                           timeout: float = 1800) -> tuple[np.ndarray, dict]:
-    """float32 outputs of ``arrays`` through ``path``, computed by runner.py in a fresh process."""
-    from .measure import _popen, _stop
-
-    name = engine_for(path, engine)
-    with tempfile.TemporaryDirectory(prefix="edgekit-validate-") as td:
-        files = RunnerFiles(Path(td) / "in.npy", Path(td) / "out.npy", Path(td) / "result.json")
-        np.save(files.inputs, np.ascontiguousarray(arrays, np.float32))
-        proc = _popen([sys.executable, *runner_args(path, name, threads, files)], stdin=subprocess.DEVNULL,
-                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            _, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise UnsupportedError(f"{name} did not finish running '{path.name}' within {timeout:.0f} s") from None
-        finally:
-            _stop(proc)
-        return read_runner_outputs(path, name, proc.returncode, stderr, files)
-
-
 class RunnerFiles(NamedTuple):
     inputs: Path
     outputs: Path
     doc: Path
 
 
-def engine_for(path: Path, engine: str | None) -> str:
-    from ..export.artifact import format_of
-    from .engines.base import DEFAULT_ENGINE_FOR_FORMAT
-    from .measure import RUNNER_ENGINES
+def outputs_in_own_process(path: Path, arrays: np.ndarray, engine: str | None, threads: int,
+                           timeout: float = 1800) -> tuple[np.ndarray, dict]:
+    """float32 outputs of ``arrays`` through ``path``, computed by runner.py in a fresh process."""
+    from .command import RUNNER, start_runner, stop_runner
 
-    name = engine or DEFAULT_ENGINE_FOR_FORMAT[format_of(path)]
-    if name not in RUNNER_ENGINES:
-        raise ConfigError(f"Unknown engine '{name}' for validate. Valid: {', '.join(RUNNER_ENGINES)}")
-    return name
+    spec = engine_for(path, engine)
+    with tempfile.TemporaryDirectory(prefix="edgekit-validate-") as td:
+        files = RunnerFiles(Path(td) / "in.npy", Path(td) / "out.npy", Path(td) / "result.json")
+        np.save(files.inputs, np.ascontiguousarray(arrays, np.float32))
+        proc = start_runner(outputs_argv([sys.executable, str(RUNNER)], path, spec, threads, files),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise UnsupportedError(f"{spec.name} did not finish running '{path.name}' within {timeout:.0f} s") \
+                from None
+        finally:
+            stop_runner(proc)
+        return read_runner_outputs(path, spec.name, proc.returncode, stderr, files)
 
 
-def runner_args(path: Path, name: str, threads: int, files: RunnerFiles) -> list[str]:
-    """runner.py's command line (after the interpreter) for outputs only: one pass, no timing."""
-    from .measure import RUNNER, RUNNER_ENGINES
+def outputs_argv(program: list[str], path: Path, spec, threads: int, files: RunnerFiles) -> list[str]:
+    """runner.py's command line for outputs only (one pass over the inputs, no timing)."""
+    from .command import runner_argv
 
-    eng, hint, _ = RUNNER_ENGINES[name]
-    args = [str(RUNNER), "--model", str(path), "--engine", eng, "--threads", str(threads), "--warmup", "0",
-            "--warmup-seconds", "0", "--min-runs", "1", "--min-seconds", "0", "--no-times",
-            "--input-npy", str(files.inputs), "--output-npy", str(files.outputs), "--json-out", str(files.doc)]
-    return args + (["--precision-hint", hint] if hint else [])
+    return runner_argv(program, path, threads, files.doc, spec, inputs=files.inputs, outputs=files.outputs)
 
 
 def read_runner_outputs(path: Path, name: str, returncode: int, stderr: str, files: RunnerFiles):
@@ -107,16 +90,8 @@ def read_runner_outputs(path: Path, name: str, returncode: int, stderr: str, fil
         doc = json.loads(files.doc.read_text()) if files.doc.is_file() else {}
     except json.JSONDecodeError:
         doc = {}
-    if "error" in doc:
-        if doc.get("error_kind") == "missing_runtime":
-            raise MissingDependencyError(f"{path.name}: {doc['error']}")
-        if name == "litert":  # the engine's own explanation (custom operators), as in-process
-            from .engines.tflite_engine import _load_error
-
-            explained = _load_error(path, RuntimeError(doc["error"]))
-            if isinstance(explained, UnsupportedError):
-                raise explained
-        raise ConfigError(f"{path.name}: {doc['error']}")
+    if "error" in doc:  # the runner's one line (custom operators named, as in process)
+        raise runner_error(doc.get("error_kind"), f"{path.name}: {doc['error']}", ConfigError)
     if returncode != 0 or not files.outputs.is_file():
         tail = " | ".join(stderr.strip().splitlines()[-3:])[-400:]
         raise UnsupportedError(f"{name} failed on '{path.name}' (exit {returncode}): {tail or 'no output'}")

@@ -59,6 +59,7 @@ class ModelCard:
     num_classes: int = 1000
     preprocess: Preprocess = Preprocess()
     classes: str = "imagenet1k"  # a label-set name, or "" when unknown
+    labels: tuple[str, ...] = ()  # class names in output order (a trained checkpoint's), if known
     license: str = "BSD-3-Clause (architecture after torchvision); weights: see the weights file"
     source: str = ""
     description: str = ""
@@ -83,10 +84,13 @@ class ModelCard:
             d.pop("input_shape", None)
             pre = d.pop("preprocess", {}) or {}
             pre = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in dict(pre).items()})
+            d["labels"] = tuple(d.get("labels") or ())
             card = cls(preprocess=pre, **d)
         except (TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"invalid model card ({exc})") from None
         if not isinstance(card.name, str) or not isinstance(card.num_classes, int) or isinstance(
-                card.num_classes, bool) or not 0 <= card.num_classes <= 1_000_000:
-            raise ConfigError(f"invalid model card (name {card.name!r}, num_classes {card.num_classes!r})")
+                card.num_classes, bool) or not 0 <= card.num_classes <= 1_000_000 \
+                or not all(isinstance(label, str) for label in card.labels):
+            raise ConfigError(f"invalid model card (name {card.name!r}, num_classes {card.num_classes!r}; labels "
+                              "must be strings)")
         return card

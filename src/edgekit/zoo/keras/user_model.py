@@ -33,7 +33,7 @@ def is_keras_model_path(spec: str) -> bool:
 
 def load_keras_user_model(spec: str, card, *, trust_code: bool = False) -> LoadedModel:
     """Load the model; fill in the card's input size / class count from the model itself."""
-    from ...export._tf import import_tf
+    from ..._optional import import_tf
 
     import_tf()
     import keras
