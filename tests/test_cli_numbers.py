@@ -23,7 +23,10 @@ NUMERIC_FLAGS = [
     (["bench", "m.onnx", "--device", "local"], "--cooldown"),
     (["bench", "m.onnx", "--device", "adb://x"], "--adb-server-port"), (["devices", "adb://x"], "--adb-server-port"),
     (["validate", "m.onnx"], "--threads"), (["history"], "--limit"), (["compare"], "--threshold"),
+    *[(["train", "mobilenet_v2", "--data", "."], f) for f in ("--epochs", "--lr", "--batch-size", "--input-size",
+                                                              "--resize", "--val-fraction", "--seed", "--threads")],
 ]
+LOW_OPEN = ("--max-seconds", "--lr", "--val-fraction")  # "> 0": 0 itself is refused
 TRIPLES = [(["export", *MODEL], "--mean"), (["export", *MODEL], "--std"), (["summary", "mobilenet_v2"], "--std")]
 
 
@@ -47,9 +50,10 @@ def test_numbers_that_are_not_finite(tmp_path, args, flag, value):
 @pytest.mark.parametrize("args, flag", NUMERIC_FLAGS, ids=lambda v: v if isinstance(v, str) else v[0])
 @pytest.mark.parametrize("value", ["0", "-3", "100000000"])
 def test_numbers_out_of_range_or_not_numbers(tmp_path, args, flag, value):
-    if value == "0" and flag in ("--min-seconds", "--warmup", "--warmup-seconds", "--cooldown", "--threshold"):
-        return  # 0 is valid for these
-    _refused(tmp_path, args, flag, value, "takes", "from" if flag != "--max-seconds" else "> 0")
+    if value == "0" and flag in ("--min-seconds", "--warmup", "--warmup-seconds", "--cooldown", "--threshold",
+                                 "--seed") or (flag == "--seed" and value == "100000000"):
+        return  # valid values of these
+    _refused(tmp_path, args, flag, value, "takes", "> 0" if flag in LOW_OPEN else "from")
 
 
 @pytest.mark.parametrize("args, flag, value", [

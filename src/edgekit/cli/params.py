@@ -146,3 +146,8 @@ MEAN = NumberList(Number(float, 0, 255, "0-255 pixel scale"), size=3, example="1
 STD = NumberList(Number(float, 0, 1000, "0-255 pixel scale", low_open=True), size=3, example="128,128,128",
                  unique=False)
 GATE = Fraction(10)
+EPOCHS = Number(int, 1, 100_000, "epochs")
+LEARNING_RATE = Number(float, 0, 1, low_open=True)
+BATCH = Number(int, 2, 65_536, "images")
+SHARE = Number(float, 0, 1, low_open=True)
+SEED = Number(int, 0, 2 ** 32 - 1)
