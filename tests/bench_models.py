@@ -2,6 +2,7 @@
 
 - tiny.onnx: conv net 3x32x32 -> 10 logits (torch.onnx, dynamic batch)
 - tiny.xml/.bin: the same graph as OpenVINO IR
+- relu.onnx (relu_onnx): one Relu, for tests that need any valid model file
 - tiny_fp32.tflite (NHWC, float I/O) and tiny_int8.tflite (int8 input and output), built by the
   TF converter in a subprocess so tensorflow never loads into the test process.
 """
@@ -73,6 +74,51 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
         models["tflite_int8"] = d / "tiny_int8.tflite"
     _cache["models"] = models
     return models
+
+
+def relu_onnx(folder: Path) -> Path:
+    """folder/relu.onnx: one Relu, 1x4 -> 1x4, made with onnx.helper in milliseconds (no torch)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    path = Path(folder) / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+def forever_onnx(path: Path) -> Path:
+    """A model whose one inference never ends: a Loop of 2**62 iterations."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c"], ["c_out"]), helper.make_node("Add", ["x_in", "one"], ["x_out"])], "body",
+        [vi("i", TensorProto.INT64, []), vi("c", TensorProto.BOOL, []), vi("x_in", TensorProto.FLOAT, [1, 4])],
+        [vi("c_out", TensorProto.BOOL, []), vi("x_out", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(np.ones((1, 4), np.float32), "one")])
+    graph = helper.make_graph([helper.make_node("Loop", ["M", "cond", "x"], ["y"], body=body)], "forever",
+                              [vi("x", TensorProto.FLOAT, [1, 4])], [vi("y", TensorProto.FLOAT, [1, 4])],
+                              [numpy_helper.from_array(np.array(2 ** 62, np.int64), "M"),
+                               numpy_helper.from_array(np.array(True), "cond")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+def processes_using(path: Path) -> list[int]:
+    """Pids of live processes whose command line names ``path`` (orphans left by a test)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if str(path).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
 
 
 def block_modules_dir(tmp_path: Path, *names: str) -> Path:

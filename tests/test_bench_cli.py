@@ -77,7 +77,7 @@ def test_one_process_and_bad_process_count(models):
     r = json.loads(proc.stdout)["results"][0]
     assert r["processes"] == 1 and "per_process" not in r and "[process" not in proc.stderr
     _one_line_error(run_cli("bench", models["onnx"], "--processes", "0", "--no-record"),
-                    "--processes must be an integer >= 1")
+                    "'--processes': takes an integer from 1 to 64")
 
 
 def test_unsteady_machine_is_said(models):
@@ -138,7 +138,7 @@ def test_absent_runtime_refused_before_any_process(monkeypatch, engine, extra):
 @pytest.mark.parametrize("threads", ["0", "1,0", "two", "-1"])
 def test_bad_threads(models, threads):
     _one_line_error(run_cli("bench", models["onnx"], "--threads", threads, "--no-record"),
-                    "--threads takes positive integers")
+                    "'--threads': takes comma-separated values, each an integer from 1 to 1024")
 
 
 def test_unreadable_database(tmp_path, models):

@@ -148,8 +148,7 @@ def test_newer_schema_refused(tmp_path):
     path = tmp_path / "r.sqlite"
     ResultsDB(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE schema_version SET version = 99")
-    conn.commit()
+    conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(ConfigError, match="schema 99"):
         ResultsDB(path)

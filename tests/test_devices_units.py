@@ -240,4 +240,4 @@ def test_device_flags_need_a_device(models):
     assert_clean_error(run_cli("bench", models["onnx"], "--device", "sssh://x", "--no-record"),
                        "Did you mean 'ssh'")
     assert_clean_error(run_cli("devices", "ssh://x", "--ssh-config", "/nonexistent/config"),
-                       "ssh config file '/nonexistent/config' does not exist")
+                       "--ssh-config", "'/nonexistent/config' does not exist")

@@ -15,9 +15,11 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # Stages are package prefixes; the longest matching prefix places a module.
 STAGES = [
     # 0: shared helpers, plus runner.py, which is standalone by contract (test_runner.py: it
-    # imports nothing of edgekit), so every stage may use its pure functions
+    # imports nothing of edgekit), so every stage may use its pure functions; _contained runs a
+    # function named by a string in a child process (no import of it), signals is the CLI's SIGTERM
     ("edgekit.errors", "edgekit._registry", "edgekit._optional", "edgekit._quiet", "edgekit._files",
-     "edgekit._env", "edgekit._finite", "edgekit.types", "edgekit.runtime_bench.runner"),
+     "edgekit._env", "edgekit._finite", "edgekit.types", "edgekit.runtime_bench.runner", "edgekit._contained",
+     "edgekit.signals"),
     ("edgekit.formats",),  # what each file format is: knows none of the stages above
     ("edgekit.inspect",),  # what is inside a file
     ("edgekit.data",),  # calibration and evaluation images

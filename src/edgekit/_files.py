@@ -50,6 +50,10 @@ def atomic_path(final: Path) -> Iterator[Path]:
             os.umask(umask)
             os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, final)
+    except OSError as exc:
+        if exc.filename is None or str(exc.filename) == str(tmp_path):  # a write to the temp file: name the
+            raise OSError(exc.errno, exc.strerror, str(final)) from None  # file the user asked for
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -56,6 +56,21 @@ class NonFiniteError(EdgekitError):
     """NaN or inf in weights, in inputs, or in a model's outputs."""
 
 
+def one_line(exc, limit: int = 600) -> str:
+    """A runtime's own message on one line, its cause kept: C++ runtimes put the cause last,
+    after lines that only say where the exception was thrown ("Exception from
+    src/inference/src/cpp/core.cpp:84:"), so those are dropped and the rest joined; past
+    ``limit`` the middle is cut, never the end. runtime_bench/runner.py has a copy (it imports
+    nothing from edgekit)."""
+    import re
+
+    text = str(exc).strip() if not isinstance(exc, str) else exc.strip()
+    lines = [ln.strip().rstrip(":") for ln in text.splitlines() if ln.strip().rstrip(":")]
+    kept = [ln for ln in lines if not re.fullmatch(r"Exception from \S+:\d+", ln)] or lines
+    out = "; ".join(kept) or (type(exc).__name__ if not isinstance(exc, str) else "")
+    return out if len(out) <= limit else out[: limit // 3] + " ... " + out[-(2 * limit // 3):]
+
+
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first non-empty line of an exception's text (its type name when it has none), cut to ``limit``."""
     text = str(exc).strip()

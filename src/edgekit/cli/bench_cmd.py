@@ -1,10 +1,9 @@
 """`edgekit bench FILE... [--threads 1,2] [--json]`: latency, load time, memory and size per file."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from . import params
 from .common import emit, handle_errors, json_option, progress, table
 from .device_bench import device_options, run_on_devices
 from .results_options import command_line, db_options, open_db
@@ -21,15 +20,20 @@ def bench_options(fn, engine: bool = True):
     from ..runtime_bench.engines import ENGINES
 
     opts = [
-        click.option("--threads", default="1", show_default=True, help="Thread counts, comma-separated, e.g. 1,2."),
+        click.option("--threads", type=params.THREAD_LIST, default="1", show_default=True,
+                     help="Thread counts, comma-separated, e.g. 1,2 (each at most the cores where it runs)."),
         click.option("--profile", type=click.Choice(list(PROFILES)), default="default", show_default=True,
                      help="default: >= 50 runs and >= 1 s (TFLite benchmark_model); mlperf: >= 1024 runs "
                           "and >= 60 s (MLPerf Mobile single-stream)."),
-        click.option("--min-runs", type=int, help="Override the profile's minimum timed runs."),
-        click.option("--min-seconds", type=float, help="Override the profile's minimum timed seconds."),
-        click.option("--warmup", "warmup_runs", type=int, help="Warm-up runs (at least). Default 1."),
-        click.option("--warmup-seconds", type=float, help="Warm-up seconds (at least). Default 0.5."),
-        click.option("--processes", type=int,
+        click.option("--min-runs", type=params.RUNS, help="Override the profile's minimum timed runs."),
+        click.option("--min-seconds", type=params.SECONDS, help="Override the profile's minimum timed seconds."),
+        click.option("--max-seconds", type=params.LIMIT_SECONDS,
+                     help=f"Stop a file's timing after this many seconds, as benchmark_model's --max_secs "
+                          f"(default {BenchConfig.max_seconds:g}); a file whose load or one inference takes "
+                          f"longer is stopped, its processes killed, and the bench fails."),
+        click.option("--warmup", "warmup_runs", type=params.WARMUP_RUNS, help="Warm-up runs (at least). Default 1."),
+        click.option("--warmup-seconds", type=params.SECONDS, help="Warm-up seconds (at least). Default 0.5."),
+        click.option("--processes", type=params.PROCESSES,
                      help=f"Fresh processes per file, their runs pooled (the minimums are split among them): "
                           f"one process is one sample of memory layout, which moved medians by up to 17% "
                           f"between processes on a test machine. Host and runner.py devices; benchmark_model "
@@ -45,25 +49,30 @@ def bench_options(fn, engine: bool = True):
     return fn
 
 
-def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes=None, engine=None,
-                 interleave=True):
-    from ..runtime_bench.config import BenchConfig, parse_threads
+def bench_config(threads, profile, min_runs, min_seconds, max_seconds, warmup_runs, warmup_seconds, processes=None,
+                 engine=None, interleave=True, on_host=True):
+    """The BenchConfig of the flags; ``on_host``: also check the thread counts fit this host's cores
+    (a device's are checked when it is reached)."""
+    from ..runtime_bench.config import BenchConfig, check_threads_fit, host_cores
 
-    return BenchConfig.from_profile(profile, threads=parse_threads(threads), engine=engine, min_runs=min_runs,
-                                    min_seconds=min_seconds, warmup_runs=warmup_runs,
-                                    warmup_seconds=warmup_seconds, processes=processes, interleave=interleave)
+    cfg = BenchConfig.from_profile(profile, threads=threads, engine=engine, min_runs=min_runs,
+                                   min_seconds=min_seconds, max_seconds=max_seconds, warmup_runs=warmup_runs,
+                                   warmup_seconds=warmup_seconds, processes=processes, interleave=interleave)
+    if on_host:
+        check_threads_fit(cfg.threads, host_cores(), "this host")
+    return cfg
 
 
 @click.command("bench")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=params.MODEL_FILE)
 @bench_options
 @click.option("--no-interleave", is_flag=True, help="Measure files one after another instead of in rounds A B A B.")
 @db_options(label="Name this run in the results database (for `edgekit compare LABEL`).")
 @json_option
 @handle_errors
 @device_options
-def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes,
-            no_interleave, label, db_path, no_record, as_json, devices):
+def command(files, threads, engine, profile, min_runs, min_seconds, max_seconds, warmup_runs, warmup_seconds,
+            processes, no_interleave, label, db_path, no_record, as_json, devices):
     """Time FILES (.onnx, .tflite, OpenVINO .xml), each in fresh processes of its own.
 
     Several files are interleaved (rounds A B A B ...) so drift hits all alike; int8 files are
@@ -71,8 +80,8 @@ def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs,
     """
     from ..runtime_bench.bench import bench
 
-    cfg = bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes, engine,
-                       interleave=not no_interleave)
+    cfg = bench_config(threads, profile, min_runs, min_seconds, max_seconds, warmup_runs, warmup_seconds, processes,
+                       engine, interleave=not no_interleave, on_host=not devices.uris)
     db = open_db(db_path, no_record)
     if devices.wanted():  # --device URI...: measured there (cli/device_bench.py)
         return run_on_devices(files, cfg, devices, db, label, as_json)

@@ -1,6 +1,7 @@
 """What every command shares: output helpers, the error boundary, option parsers."""
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -8,7 +9,7 @@ from typing import Callable
 
 import click
 
-from ..errors import ConfigError, EdgekitError
+from ..errors import EdgekitError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
@@ -33,37 +34,65 @@ def _jsonable(o):
 
 
 def handle_errors(fn):
-    """Turn EdgekitError (and a few OS errors users cause) into one line and an exit code."""
+    """Turn EdgekitError, OS errors (disk full, permissions, ...) and interrupts into one line
+    and an exit code. Files being written are temp files until renamed (_files.atomic_path), so
+    what an error leaves under a final name is complete."""
 
     @functools.wraps(fn)
     def wrapper(*a, **kw):
+        from .. import signals
+
         try:
             return fn(*a, **kw)
-        except EdgekitError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        except PermissionError as exc:
-            click.echo(f"error: permission denied: {exc.filename or exc}", err=True)
-            sys.exit(2)
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            # After SIGTERM, whatever ended the command is its consequence (a runtime's C code
+            # may turn the interrupt into an error of its own), so it ends as a termination.
+            if signals.terminated():
+                click.echo("terminated (SIGTERM); nothing half-written was kept", err=True)
+                sys.exit(143)
+            if isinstance(exc, EdgekitError):
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(exc.exit_code)
+            if isinstance(exc, KeyboardInterrupt):
+                click.echo("interrupted; nothing half-written was kept", err=True)
+                sys.exit(130)
+            if isinstance(exc, OSError):
+                click.echo(f"error: {os_error_line(exc)}", err=True)
+                sys.exit(2)
+            raise  # anything else is a bug in edgekit: keep its traceback
 
     return wrapper
 
 
-def parse_triple(value: str | None, flag: str):
-    if value is None:
-        return None
-    try:
-        parts = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        raise ConfigError(f"{flag} takes three comma-separated numbers, e.g. {flag} 127,127,127; got '{value}'") from None
-    if len(parts) == 1:
-        parts = parts * 3
-    if len(parts) != 3:
-        raise ConfigError(f"{flag} takes 1 or 3 comma-separated numbers; got '{value}'")
-    return parts
+_OS_ADVICE = {
+    errno.ENOSPC: "free some space there or write elsewhere",
+    errno.EDQUOT: "free some space there or write elsewhere",
+    errno.EACCES: "check the permissions, or choose another path",
+    errno.EPERM: "check the permissions, or choose another path",
+    errno.EROFS: "it is on a read-only file system; choose another path",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder; pass a file",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n)",
+}
+
+
+def _short(name, limit: int = 200) -> str:
+    text = str(name)
+    return text if len(text) <= limit else f"{text[:limit // 2]}...{text[-limit // 2:]} ({len(text)} characters)"
+
+
+def os_error_line(exc: OSError) -> str:
+    """'No space left on device: 'out/m.tflite'; free some space there or write elsewhere'."""
+    what = exc.strerror or type(exc).__name__
+    where = f": '{_short(exc.filename)}'" if exc.filename else ""
+    if exc.filename2:
+        where += f" -> '{_short(exc.filename2)}'"
+    advice = _OS_ADVICE.get(exc.errno)
+    return f"{what}{where}" + (f"; {advice}" if advice else "") + (f" (errno {errno.errorcode.get(exc.errno, exc.errno)})"
+                                                               if exc.errno else "")
 
 
 def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:

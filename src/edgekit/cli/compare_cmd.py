@@ -5,28 +5,18 @@ import sys
 
 import click
 
-from ..errors import ConfigError
+from . import params
 from .common import emit, handle_errors, json_option, progress, table
-
-
-def _threshold(value: str) -> float:
-    text = value.strip()
-    try:
-        t = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        t = -1.0
-    if not 0 <= t < 10:
-        raise ConfigError(f"--threshold takes a fraction or a percentage, e.g. 0.1 or 10%; got '{value}'")
-    return t
+from .results_options import open_read_db, read_db_option
 
 
 @click.command("compare")
 @click.argument("baseline", default="previous")
 @click.argument("candidate", default="latest")
-@click.option("--threshold", default="10%", show_default=True,
+@click.option("--threshold", type=params.GATE, default="10%", show_default=True,
               help="Allowed slow-down before the gate fails, e.g. 5% or 0.05.")
 @click.option("--metric", type=click.Choice(["p50", "p90", "p99", "mean", "min"]), default="p50", show_default=True)
-@click.option("--db", "db_path", type=click.Path(), envvar="EDGEKIT_DB", help="Results database (default as `bench`).")
+@read_db_option
 @json_option
 @handle_errors
 def command(baseline, candidate, threshold, metric, db_path, as_json):
@@ -35,10 +25,9 @@ def command(baseline, candidate, threshold, metric, db_path, as_json):
     Exit status 1 when any file got slower than the threshold relative to the baseline.
     """
     from ..report.compare import compare_runs
-    from ..report.db import ResultsDB
 
-    limit = _threshold(threshold)
-    with ResultsDB(db_path) as db:
+    limit = threshold
+    with open_read_db(db_path) as db:
         doc = compare_runs(db, baseline, candidate, limit, f"{metric}_ms")
     emit(doc, as_json, _human)
     if not doc["same_host"]:

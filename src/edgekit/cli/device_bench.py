@@ -14,6 +14,7 @@ from typing import Optional
 import click
 
 from ..errors import ConfigError, DeviceError
+from . import params
 from .common import emit, progress, table
 
 COLUMNS = [("device", "device"), ("file", "file"), ("engine", "engine"), ("threads", "thr"), ("runs", "runs"),
@@ -56,17 +57,17 @@ _OPTIONS = [
                  help="Measure on a device instead of this host: ssh://[user@]host[:port], adb://SERIAL, "
                       "adb://host:port, local. Repeat for several devices (measured concurrently). "
                       "Per device: ?python=PATH (its python with numpy + a runtime), ?tmpdir=DIR."),
-    click.option("--benchmark-binary", type=click.Path(path_type=Path),
+    click.option("--benchmark-binary", type=params.BINARY_FILE,
                  help="TFLite benchmark_model for the Android device's ABI (else "
                       "$XDG_CACHE_HOME/edgekit/benchmark_model/<abi>/benchmark_model). Never downloaded."),
-    click.option("--cooldown", type=float, help="Seconds to pause between runs on the same device."),
-    click.option("--ssh-config", type=click.Path(path_type=Path), envvar="EDGEKIT_SSH_CONFIG",
+    click.option("--cooldown", type=params.COOLDOWN_SECONDS, help="Seconds to pause between runs on the same device."),
+    click.option("--ssh-config", type=params.CONFIG_FILE, envvar="EDGEKIT_SSH_CONFIG",
                  help="ssh config file to use instead of ~/.ssh/config (env EDGEKIT_SSH_CONFIG)."),
-    click.option("--adb-server-port", type=int, help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037)."),
+    click.option("--adb-server-port", type=params.PORT, help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037)."),
     click.option("--validate", is_flag=True,
                  help="Also run evaluation photos through the file on each device and compare with this host's "
                       "outputs of the same file."),
-    click.option("--data", type=click.Path(path_type=Path),
+    click.option("--data", type=params.DATA,
                  help="With --validate: images folder or model-ready .npy (default: edgekit's photos)."),
 ]
 

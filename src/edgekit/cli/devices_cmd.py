@@ -1,11 +1,10 @@
 """`edgekit devices URI... [--json]`: what a device is and whether edgekit can measure on it."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from ..errors import DeviceError, EdgekitError
+from . import params
 from .common import emit, handle_errors, json_option, progress
 
 
@@ -78,10 +77,10 @@ def human(doc: dict) -> str:
 
 @click.command("devices")
 @click.argument("uris", nargs=-1, required=True, metavar="URI...")
-@click.option("--ssh-config", type=click.Path(path_type=Path), envvar="EDGEKIT_SSH_CONFIG",
+@click.option("--ssh-config", type=params.CONFIG_FILE, envvar="EDGEKIT_SSH_CONFIG",
               help="ssh config file to use instead of ~/.ssh/config (env EDGEKIT_SSH_CONFIG).")
-@click.option("--adb-server-port", type=int, help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037).")
-@click.option("--benchmark-binary", type=click.Path(path_type=Path),
+@click.option("--adb-server-port", type=params.PORT, help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037).")
+@click.option("--benchmark-binary", type=params.BINARY_FILE,
               help="benchmark_model to report for Android devices (see `edgekit bench --help`).")
 @json_option
 @handle_errors

@@ -9,6 +9,7 @@ from ..export import EXPORTERS
 from ..formats import FORMATS
 from ..quantize.tflite_int8 import IO_DTYPES
 from ..types import CalibrationMethod
+from . import params
 from .common import emit, handle_errors, json_option, progress, table
 from .model_options import model_options, resolve_model
 from .results_options import command_line, db_options, open_db
@@ -47,10 +48,10 @@ def _calib_method_help() -> str:
 @model_options
 @click.option("--format", "formats", multiple=True, help=FORMAT_HELP)
 @click.option("--int8", is_flag=True, help="Also write int8 files (post-training quantization).")
-@click.option("--calib", type=click.Path(path_type=Path), help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
-@click.option("--data", type=click.Path(path_type=Path), help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
+@click.option("--calib", type=params.DATA, help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
+@click.option("--data", type=params.DATA, help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
 @click.option("--calib-method", default="auto", show_default=True, help=_calib_method_help())
-@click.option("--calib-samples", default=100, show_default=True, help="Calibration images used at most.")
+@click.option("--calib-samples", type=params.SAMPLES, default=100, show_default=True, help="Calibration images used at most.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True)
 @click.option("--framework", type=click.Choice(["torch", "keras"]),
               help="Export a zoo model's PyTorch build (default) or its Keras build (then --weights may also be a .weights.h5 saved from it). Keras files (.keras/.h5/SavedModel) are keras.")

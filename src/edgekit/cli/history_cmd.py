@@ -5,21 +5,21 @@ import json
 
 import click
 
+from . import params
 from .common import emit, handle_errors, json_option, table
+from .results_options import open_read_db, read_db_option
 
 
 @click.command("history")
-@click.option("--limit", default=20, show_default=True, help="Newest runs to list.")
+@click.option("--limit", type=params.COUNT, default=20, show_default=True, help="Newest runs to list.")
 @click.option("--kind", type=click.Choice(["bench", "export", "validate", "run"]), help="Only runs of this kind.")
 @click.option("--run", "run_ref", help="Show one run's rows (an id, a label, 'latest').")
-@click.option("--db", "db_path", type=click.Path(), envvar="EDGEKIT_DB", help="Results database (default as `bench`).")
+@read_db_option
 @json_option
 @handle_errors
 def command(limit, kind, run_ref, db_path, as_json):
     """List recorded exports, validations and benchmarks with their environment."""
-    from ..report.db import ResultsDB
-
-    with ResultsDB(db_path) as db:
+    with open_read_db(db_path) as db:
         if run_ref is None:
             runs = db.runs(limit, kind)
             for r in runs:

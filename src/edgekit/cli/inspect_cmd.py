@@ -1,22 +1,23 @@
 """`edgekit inspect FILE`: operators, dtypes, I/O, metadata and whether a file is really int8."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from . import params
 from .common import emit, handle_errors, json_option, table
 
 
 @click.command("inspect")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=params.MODEL_FILE)
 @json_option
 @handle_errors
 def command(file, as_json):
     """Show what is inside FILE (.tflite or .onnx): ops, dtypes, I/O, metadata, and the int8 verdict."""
-    from ..inspect import inspect_file
+    from .._contained import call
 
-    emit(inspect_file(file), as_json, _human)
+    # parsed (protobuf / flatbuffers / ONNX Runtime) in a child process: a file that crashes or
+    # hangs a native parser ends that process with one line, not edgekit
+    emit(call("edgekit.inspect:inspect_file", str(file), what=f"inspecting '{file}'", timeout=300), as_json, _human)
 
 
 def _human(r: dict) -> str:

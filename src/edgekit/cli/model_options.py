@@ -1,11 +1,9 @@
 """Options shared by commands that take a model: a zoo name, a user's file, or module:factory."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from .common import parse_triple
+from . import params
 
 
 trust_model_code_option = click.option(
@@ -16,13 +14,13 @@ trust_model_code_option = click.option(
 
 def model_options(fn):
     opts = [
-        click.option("--weights", type=click.Path(path_type=Path), help="Local state_dict/checkpoint (.pth/.pt)."),
-        click.option("--input-size", type=int, help="Square input size (user models; zoo: override)."),
-        click.option("--mean", help="Per-channel mean on the 0-255 scale, e.g. 127,127,127."),
-        click.option("--std", help="Per-channel std on the 0-255 scale, e.g. 128,128,128."),
-        click.option("--resize", type=int, help="Resize the shorter side to this before the centre crop."),
+        click.option("--weights", type=params.WEIGHTS_FILE, help="Local state_dict/checkpoint (.pth/.pt)."),
+        click.option("--input-size", type=params.PIXELS, help="Square input size (user models; zoo: override)."),
+        click.option("--mean", type=params.MEAN, help="Per-channel mean on the 0-255 scale, e.g. 127,127,127."),
+        click.option("--std", type=params.STD, help="Per-channel std on the 0-255 scale, e.g. 128,128,128."),
+        click.option("--resize", type=params.PIXELS, help="Resize the shorter side to this before the centre crop."),
         click.option("--color", type=click.Choice(["RGB", "BGR"]), help="Channel order the model expects."),
-        click.option("--num-classes", type=int, help="Number of output classes (user models)."),
+        click.option("--num-classes", type=params.CLASSES, help="Number of output classes (user models)."),
         trust_model_code_option,
     ]
     for o in reversed(opts):
@@ -35,5 +33,4 @@ def resolve_model(spec: str, weights=None, input_size=None, mean=None, std=None,
     """Return a LoadedModel for a zoo name or a user's model; never downloads."""
     from ..zoo.resolve import load_model
 
-    return load_model(spec, weights, input_size, parse_triple(mean, "--mean"), parse_triple(std, "--std"), resize,
-                      color, num_classes, trust_code=trust_model_code)
+    return load_model(spec, weights, input_size, mean, std, resize, color, num_classes, trust_code=trust_model_code)

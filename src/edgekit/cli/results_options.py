@@ -1,4 +1,4 @@
-"""--db / --no-record, shared by every command that records into the results database."""
+"""--db (and --no-record), shared by every command that records into or reads the results database."""
 from __future__ import annotations
 
 import shlex
@@ -9,17 +9,26 @@ from typing import Optional
 import click
 
 
+_DB_HELP = ("Results database (SQLite). Default: $EDGEKIT_DB, else $XDG_DATA_HOME/edgekit/results.sqlite "
+            "(~/.local/share/edgekit/results.sqlite).")
+READ_HINT = "Choose another with --db PATH (or EDGEKIT_DB)"
+
+
 def db_options(fn=None, label: str = ""):
-    """--db and --no-record; with ``label`` (its help text) also --label."""
+    """--db and --no-record, for commands that record (bench, export, run); with ``label`` (its
+    help text) also --label."""
     if fn is None:
         return lambda f: db_options(f, label)
     fn = click.option("--no-record", is_flag=True, help="Do not record this in the results database.")(fn)
     if label:
         fn = click.option("--label", help=label)(fn)
-    return click.option(
-        "--db", "db_path", type=click.Path(path_type=Path), envvar="EDGEKIT_DB",
-        help="Results database (SQLite). Default: $EDGEKIT_DB, else $XDG_DATA_HOME/edgekit/results.sqlite "
-             "(~/.local/share/edgekit/results.sqlite).")(fn)
+    return click.option("--db", "db_path", type=click.Path(path_type=Path), envvar="EDGEKIT_DB", help=_DB_HELP)(fn)
+
+
+def read_db_option(fn):
+    """--db for commands that only read the database (history, compare, report): they never write it."""
+    return click.option("--db", "db_path", type=click.Path(path_type=Path), envvar="EDGEKIT_DB",
+                        help=_DB_HELP + " Only read, never written.")(fn)
 
 
 def open_db(db_path: Optional[Path], no_record: bool = False):
@@ -29,6 +38,13 @@ def open_db(db_path: Optional[Path], no_record: bool = False):
     from ..report.db import ResultsDB
 
     return ResultsDB(db_path)
+
+
+def open_read_db(db_path: Optional[Path]):
+    """The ResultsDB to read from, opened read-only (a foreign or newer file is refused)."""
+    from ..report.db import ResultsDB
+
+    return ResultsDB(db_path, read_only=True, hint=READ_HINT)
 
 
 def command_line() -> str:

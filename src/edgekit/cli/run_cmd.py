@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from . import params
 from .bench_cmd import bench_config, bench_options
 from .bench_cmd import human as bench_table
 from .common import emit, handle_errors, json_option, progress
@@ -19,8 +20,8 @@ from .results_options import command_line, db_options, open_db
 @model_options
 @click.option("--int8", is_flag=True, help="Also write, validate and bench int8 files.")
 @click.option("--format", "formats", multiple=True, help=FORMAT_HELP)
-@click.option("--calib", type=click.Path(path_type=Path), help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
-@click.option("--data", type=click.Path(path_type=Path), help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
+@click.option("--calib", type=params.DATA, help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
+@click.option("--data", type=params.DATA, help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True,
               help="Exported files; the report goes to OUT/report.")
 @bench_options
@@ -28,12 +29,13 @@ from .results_options import command_line, db_options, open_db
 @db_options(label="Name this run in the results database.")
 @json_option
 @handle_errors
-def command(model, int8, formats, calib, data, out_dir, threads, profile, min_runs, min_seconds, warmup_runs,
-            warmup_seconds, processes, no_reference, label, db_path, no_record, as_json, **model_kw):
+def command(model, int8, formats, calib, data, out_dir, threads, profile, min_runs, min_seconds, max_seconds,
+            warmup_runs, warmup_seconds, processes, no_reference, label, db_path, no_record, as_json, **model_kw):
     """The whole flow for MODEL (a zoo name, or a user's model as `edgekit export` takes)."""
     from ..pipeline import DataOptions, run
 
-    cfg = bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes)  # flags first
+    cfg = bench_config(threads, profile, min_runs, min_seconds, max_seconds, warmup_runs, warmup_seconds,
+                       processes)  # flags first
     db = open_db(db_path, no_record)
     loaded = resolve_model(model, **model_kw)
     result = run(loaded, out_dir, cfg, list(formats) or None, int8=int8, data=DataOptions(calib=calib, eval=data),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from . import params
 from .common import emit, handle_errors, json_option, progress, table
 
 
@@ -14,31 +15,34 @@ from .common import emit, handle_errors, json_option, progress, table
 @click.argument("arch")
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
               help="Labelled images: one subfolder per class (DIR/cat/*.jpg), or DIR/labels.csv (file,label).")
-@click.option("--weights", type=click.Path(path_type=Path),
+@click.option("--weights", type=params.WEIGHTS_FILE,
               help="Start from this checkpoint (its backbone; a new head for your classes). Default: from scratch.")
 @click.option("--out", type=click.Path(path_type=Path), help="Checkpoint to write. Default: edgekit-out/ARCH_trained.pt")
-@click.option("--epochs", type=int, help="Default: 10 with --weights, 30 from scratch.")
-@click.option("--lr", type=float, help="Peak learning rate (AdamW). Default: 5e-4 with --weights, 5e-3 from scratch.")
-@click.option("--batch-size", default=64, show_default=True)
-@click.option("--input-size", type=int, help="Square input size. Default: the architecture's (or --weights' card).")
-@click.option("--resize", type=int, help="Shorter side before the centre crop. Default: input size / 0.875.")
-@click.option("--val-fraction", default=0.2, show_default=True, help="Share of each class held out for validation (by file name).")
+@click.option("--epochs", type=params.EPOCHS, help="Default: 10 with --weights, 30 from scratch.")
+@click.option("--lr", type=params.LEARNING_RATE, help="Peak learning rate (AdamW). Default: 5e-4 with --weights, 5e-3 from scratch.")
+@click.option("--batch-size", type=params.BATCH, default=64, show_default=True)
+@click.option("--input-size", type=params.PIXELS, help="Square input size. Default: the architecture's (or --weights' card).")
+@click.option("--resize", type=params.PIXELS, help="Shorter side before the centre crop. Default: input size / 0.875.")
+@click.option("--val-fraction", type=params.SHARE, default=0.2, show_default=True, help="Share of each class held out for validation (by file name).")
 @click.option("--freeze-backbone", is_flag=True, help="Train the new head only (fast; for a few photos per class).")
 @click.option("--no-flip", is_flag=True, help="No left-right mirroring in augmentation (e.g. for text or digits).")
 @click.option("--skip-unreadable", is_flag=True, help="Train without images that cannot be decoded (default: refuse).")
 @click.option("--restart", is_flag=True, help="Discard an unfinished run (OUT.resume) or a finished OUT and start over.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--threads", type=int, help="PyTorch CPU threads. Default: PyTorch's.")
+@click.option("--seed", type=params.SEED, default=0, show_default=True)
+@click.option("--threads", type=params.THREADS, help="PyTorch CPU threads (at most this machine's cores). Default: PyTorch's.")
 @json_option
 @handle_errors
 def command(arch, data_dir, weights, out, epochs, lr, batch_size, input_size, resize, val_fraction,
             freeze_backbone, no_flip, skip_unreadable, restart, seed, threads, as_json):
     """Train ARCH (a zoo name, see `edgekit models`) on the labelled images in --data."""
     from .._files import ensure_writable_dir
+    from ..runtime_bench.config import check_threads_fit, host_cores
     from ..train import Augment, TrainConfig, read_labelled_folder, train
     from ..train.init import build
     from ..zoo import MODELS
 
+    if threads is not None:
+        check_threads_fit([threads], host_cores(), "this host")
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, val_fraction=val_fraction, seed=seed,
                          augment=Augment(flip=not no_flip), freeze_backbone=freeze_backbone)
     card = MODELS.get(arch)
@@ -51,7 +55,7 @@ def command(arch, data_dir, weights, out, epochs, lr, batch_size, input_size, re
     pre = _preprocess(card, weights, input_size, resize)
     out = out or Path("edgekit-out") / f"{arch}_trained.pt"
     ensure_writable_dir(out.parent)
-    if threads:
+    if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
@@ -76,9 +80,9 @@ def _preprocess(card, weights, input_size, resize):
             from ..zoo.card import ModelCard
 
             pre = ModelCard.from_dict(saved).preprocess
-    if input_size:
-        return replace(pre, crop=input_size, resize=resize or round(input_size / 0.875))
-    return replace(pre, resize=resize) if resize else pre
+    if input_size is not None:
+        return replace(pre, crop=input_size, resize=resize if resize is not None else round(input_size / 0.875))
+    return replace(pre, resize=resize) if resize is not None else pre
 
 
 def _live(msg: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, one_line
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".ppm")
 
@@ -30,8 +30,11 @@ def resized_rgb(path: Path, resize: int, crop: int) -> np.ndarray:
     try:
         with Image.open(path) as im:
             img = im.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"Cannot read image '{path}': {exc}. Remove it or pass another folder") from None
+    except Image.DecompressionBombError as exc:  # Pillow's guard: too many pixels to decode safely
+        raise DataError(f"Image '{path}' is too large to decode safely (Pillow: {exc}) "
+                        "Remove it from the folder or shrink it") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"Cannot read image '{path}': {one_line(exc)}. Remove it or pass another folder") from None
     return np.asarray(_center_crop(_resize_shorter(img, resize), crop), dtype=np.uint8)
 
 

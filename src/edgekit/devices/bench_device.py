@@ -16,6 +16,7 @@ from typing import Callable, Optional
 from ..errors import DeviceError
 from ..formats import FORMATS, format_of
 from ..runtime_bench.command import RUNNER, runner_argv
+from ..runtime_bench.config import check_threads_fit
 from ..runtime_bench.engines import EngineSpec, engine_for
 from ..runtime_bench.pool import per_process_config, pool
 from ..runtime_bench.runner import model_files
@@ -75,6 +76,7 @@ def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = l
     fmt = format_of(path)
     engine = engine_for(path, cfg.engine)
     info = target.describe()
+    check_threads_fit(cfg.threads, info.get("cores"), target.name)
     method = choose_method(target, info, fmt, engine)
     results: list[dict] = []
     validation: Optional[dict] = None  # set below, merged into the first result
@@ -127,7 +129,7 @@ def _runner_argv(target, d: str, remote_model: str, engine: EngineSpec, threads:
 
 
 def _run_runner(target, argv: list[str], json_remote: str, local: Path, path: Path, timeout: float) -> dict:
-    r = target.transport.run(argv, timeout=timeout)
+    r = target.run_tracked(argv, timeout=timeout)
     json_local = local / Path(json_remote).name
     doc = None
     try:
@@ -207,7 +209,7 @@ def _bench_binary(target, info, path, remote_model, d, cfg, progress, done) -> N
         progress(f"{target.name}: bench {path.name} ({threads} thread(s)) with benchmark_model"
                  + (f", taskset {pin['mask']} (cpus {','.join(map(str, pin['cpus']))})" if pin else ""))
         before = target.state()
-        r = target.transport.run(argv, timeout=cfg.max_seconds * 2 + 600)
+        r = target.run_tracked(argv, timeout=cfg.max_seconds * 2 + 600)
         after = target.state()
         if not r.ok:
             raise DeviceError(f"{target.name}: benchmark_model failed on {path.name} (exit {r.returncode}): "

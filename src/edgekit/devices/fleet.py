@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -18,6 +19,9 @@ from ..runtime_bench.bench import BenchReport, artifact_info, speed_ratios
 from ..runtime_bench.engines import engine_for
 from ..runtime_bench.result import BenchResult, results_of
 from .targets import DeviceOptions, connect, parse_uri
+from .transport import allow_commands, cancel_all
+
+STOP_WAIT_S = 90.0  # after Ctrl-C/SIGTERM: how long devices get to remove their temp folders
 
 
 def check_files(files: list[Path], cfg) -> list[Path]:
@@ -60,6 +64,7 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
             for f in files:
                 refs[str(f)] = host_reference(f, engine_for(f, cfg.engine), data, work, progress)
         q: queue.Queue = queue.Queue()
+        allow_commands()
         threads = [threading.Thread(target=_worker, daemon=True, name=f"edgekit-device-{i}",
                                     args=(i, p, files, cfg, options, refs, work, q, progress))
                    for i, p in enumerate(parsed)]
@@ -68,7 +73,7 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
         results, order, errors, infos, bug, warned = [], {}, [], {}, None, set()
         running = len(threads)
         while running:
-            kind, i, payload = q.get()
+            kind, i, payload = _next(q, threads, progress)
             if kind == "info":
                 infos[parsed[i].text] = payload
             elif kind == "results":
@@ -104,6 +109,23 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
         raise bug  # an edgekit bug: keep its traceback
     results.sort(key=lambda r: order[id(r)])
     return BenchReport(results, speed_ratios(results, by_device=True), cfg, errors=errors, devices=infos)
+
+
+def _next(q: queue.Queue, threads: list, progress):
+    """The next message from the device threads; on Ctrl-C or SIGTERM, stop what each device
+    runs and wait (bounded) while each removes its temp folder, then re-raise."""
+    try:
+        return q.get()
+    except KeyboardInterrupt:
+        progress("interrupted: stopping the devices and removing their temp folders")
+        cancel_all()
+        deadline = time.monotonic() + STOP_WAIT_S
+        for t in threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        left = [t.name for t in threads if t.is_alive()]
+        if left:
+            progress(f"warning: {len(left)} device(s) did not finish cleaning up within {STOP_WAIT_S:.0f} s")
+        raise
 
 
 def _worker(i, uri, files, cfg, options, refs, work, q, progress) -> None:

@@ -77,7 +77,8 @@ class SSHTransport:
         sock = os.path.join(self._ctl_dir, "s")
         err = open(os.path.join(self._ctl_dir, "err"), "w+")
         argv = self._base + ["-M", "-N", "-o", f"ControlPath={sock}", "-o", "ControlPersist=no", "--", self.host]
-        self._master = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        self._master = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                        start_new_session=True)  # Ctrl-C must not cut the link clean-up needs
         deadline = time.monotonic() + CONNECT_TIMEOUT + 30
         try:
             while not os.path.exists(sock):  # the socket appears once the login succeeded

@@ -4,8 +4,9 @@
     ssh://[user@]host[:port]      any Linux board (Raspberry Pi) via the user's OpenSSH setup
     adb://SERIAL | adb://host:port  Android via the adb client (adb:// alone: the only device)
 
-Per-device settings ride on the URI's query: ``?python=/home/pi/venv/bin/python`` (the
-interpreter with numpy + a runtime; default ``python3``, ``~/`` is the device user's home) and
+Each scheme has its grammar in uri.py. Per-device settings ride on the URI's query:
+``?python=/home/pi/venv/bin/python`` (the interpreter with numpy + a runtime; default ``python3``,
+this interpreter for local; ``~/`` is the device user's home) and
 ``?tmpdir=DIR`` (where the per-run temp dir is made; default /tmp, /data/local/tmp on Android).
 
 A bench on a target: make a fresh temp dir there (mktemp -d), push, run, pull one JSON, and
@@ -16,20 +17,31 @@ cores (see benchmark_model.py), and runner.py only for validation when the phone
 from __future__ import annotations
 
 import contextlib
-import sys
-import time
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, NamedTuple, Optional
 
 from .._registry import Registry
 from ..errors import ConfigError, DeviceError
 from . import probe
-from .transport import DeviceLost, Transport, check
+from . import uri as uri_grammar
+from .uri import DeviceURI
+from .transport import DeviceLost, Transport, check, cleaning_up, pause
 
-SCHEMES: Registry[Callable[["DeviceURI", "DeviceOptions"], Transport]] = Registry("device scheme")
-QUERY_KEYS = ("python", "tmpdir")
+
+class Scheme(NamedTuple):
+    parse: Callable[[str, str, dict], DeviceURI]  # (text, authority, settings) -> DeviceURI (uri.py)
+    open: Callable[[DeviceURI, "DeviceOptions"], Transport]
+
+
+SCHEMES: Registry[Scheme] = Registry("device scheme")
+
+# Long commands in a workdir run as `sh -c _TRACK DIR ARGV...`: sh appends its pid to DIR/.pids
+# and execs ARGV (same pid), so an interrupted bench stops them (_STOP) before removing DIR; a
+# killed ssh/adb client alone would leave the device's process running. Constant scripts: the
+# directory and argv arrive as positional parameters, never inside the script text.
+_TRACK = 'echo $$ >> "$0/.pids"; exec "$@"'
+_STOP = 'if [ -f "$0/.pids" ]; then kill $(cat "$0/.pids") 2>/dev/null; fi; exit 0'
 
 
 @dataclass(frozen=True)
@@ -44,50 +56,12 @@ class DeviceOptions:
             raise ConfigError(f"--cooldown must be >= 0 seconds, got {self.cooldown_s}")
 
 
-@dataclass(frozen=True)
-class DeviceURI:
-    text: str
-    scheme: str
-    host: Optional[str] = None
-    user: Optional[str] = None
-    port: Optional[int] = None
-    serial: Optional[str] = None
-    python: str = "python3"
-    tmpdir: Optional[str] = None
-
-
 def parse_uri(text: str) -> DeviceURI:
-    usage = "Valid: local, ssh://[user@]host[:port], adb://SERIAL or adb://host:port"
-    if text in ("local", "local://"):
-        return DeviceURI("local", "local", python=sys.executable)
-    parts = urllib.parse.urlsplit(text)
-    if not parts.scheme or "://" not in text:
-        raise ConfigError(f"Device '{text}' is not a device URI. {usage}")
-    if parts.scheme not in SCHEMES:
-        raise ConfigError(SCHEMES.unknown_message(parts.scheme) + f". {usage}")
-    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
-    bad = sorted(set(query) - set(QUERY_KEYS))
-    if bad:
-        raise ConfigError(f"Unknown setting '{bad[0]}' in device URI '{text}'. Valid: {', '.join(QUERY_KEYS)}")
-    q = {k: v[-1] for k, v in query.items()}
-    if parts.path not in ("", "/"):
-        raise ConfigError(f"Device URI '{text}' has a path; use ?tmpdir=DIR for the remote directory. {usage}")
-    kw = {"python": q.get("python") or "python3", "tmpdir": q.get("tmpdir") or None}
-    if parts.scheme == "ssh":
-        try:
-            port = parts.port
-        except ValueError:
-            raise ConfigError(f"Bad port in '{text}'. {usage}") from None
-        hostport = parts.netloc.rpartition("@")[2]  # not parts.hostname: that lowercases an ssh alias
-        host = hostport[1:].partition("]")[0] if hostport.startswith("[") else hostport.partition(":")[0]
-        if not host:
-            raise ConfigError(f"Device URI '{text}' names no host. {usage}")
-        return DeviceURI(text, "ssh", host=urllib.parse.unquote(host), user=urllib.parse.unquote(parts.username or "") or None,
-                         port=port, **kw)
-    serial = urllib.parse.unquote(parts.netloc)
-    if serial.startswith("-"):
-        raise ConfigError(f"Invalid adb serial '{serial}'. {usage}")
-    return DeviceURI(text, "adb", serial=serial or None, **kw)
+    """The URI checked whole by its scheme's grammar (uri.py), before anything is contacted."""
+    scheme, authority, settings = uri_grammar.split(text)
+    if scheme not in SCHEMES:
+        raise ConfigError(SCHEMES.unknown_message(scheme) + f". {uri_grammar.USAGE}")
+    return SCHEMES.get(scheme).parse(text, authority, settings)
 
 
 def _ssh(uri: DeviceURI, opts: DeviceOptions) -> Transport:
@@ -115,16 +89,16 @@ def _local(uri: DeviceURI, opts: DeviceOptions) -> Transport:
     return LocalTransport().open()
 
 
-SCHEMES.register("local", _local)
-SCHEMES.register("ssh", _ssh)
-SCHEMES.register("adb", _adb)
+SCHEMES.register("local", Scheme(uri_grammar.parse_local, _local))
+SCHEMES.register("ssh", Scheme(uri_grammar.parse_ssh, _ssh))
+SCHEMES.register("adb", Scheme(uri_grammar.parse_adb, _adb))
 
 
 def connect(uri: str | DeviceURI, options: Optional[DeviceOptions] = None) -> "Target":
     """Reach the device (fails here, with one line, if it cannot be reached) and wrap it."""
     uri = parse_uri(uri) if isinstance(uri, str) else uri
     options = options or DeviceOptions()
-    transport = SCHEMES.get(uri.scheme)(uri, options)
+    transport = SCHEMES.get(uri.scheme).open(uri, options)
     return Target(uri, transport, options)
 
 
@@ -135,6 +109,7 @@ class Target:
         self._info: Optional[dict] = None
         self._python: Optional[str] = None
         self._runs = 0
+        self._workdir: Optional[str] = None
 
     def __enter__(self) -> "Target":
         return self
@@ -176,7 +151,7 @@ class Target:
         """--cooldown: pause before every run on this device but the first."""
         if self._runs and self.options.cooldown_s > 0:
             progress(f"{self.name}: cooling down {self.options.cooldown_s:g} s")
-            time.sleep(self.options.cooldown_s)
+            pause(self.options.cooldown_s)
         self._runs += 1
 
     def state(self) -> dict:
@@ -195,14 +170,27 @@ class Target:
         d = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
         if not d.startswith(base) or "/edgekit." not in d:
             raise DeviceError(f"{self.name}: mktemp returned an unexpected path {d!r}")
+        self._workdir = d
         try:
             yield d
         except DeviceLost as exc:  # unreachable now: say what may be left rather than wait to remove it
             raise DeviceLost(f"{exc}; its temp dir {d} may be left on the device") from None
-        except BaseException:
-            self.transport.remove(d)
+        except BaseException:  # an error, Ctrl-C or SIGTERM (transport.cancel_all): stopped, removed
+            with cleaning_up():
+                with contextlib.suppress(DeviceError):
+                    self.transport.run(["sh", "-c", _STOP, d], timeout=30)
+                self.transport.remove(d)
             raise
+        finally:
+            self._workdir = None
         self.transport.remove(d)  # only ever the directory mktemp made
+
+    def run_tracked(self, argv: list[str], timeout: float):
+        """transport.run for a long command (a benchmark) inside the current workdir, which an
+        interrupt can stop on the device."""
+        if self._workdir is None:
+            return self.transport.run(argv, timeout=timeout)
+        return self.transport.run(["sh", "-c", _TRACK, self._workdir, *argv], timeout=timeout)
 
     def bench(self, path: Path, cfg, progress: Callable[[str], None] = lambda m: None,
               validation_inputs: Optional[Path] = None, outputs_out: Optional[Path] = None,

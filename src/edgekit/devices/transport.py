@@ -7,11 +7,19 @@ ONE command string that its shell parses, so those two turn argv into a string w
 Errors are ``DeviceError`` with one line: the device, what was being done, and the tail of
 stderr.  ``DeviceLost`` means the device went away (connection dropped, adb device gone);
 the caller keeps what it already measured.
+
+Interrupts (Ctrl-C, SIGTERM): every ssh/adb/local command runs in a session of its own (so the
+terminal's SIGINT reaches edgekit alone) and is registered while it runs; ``cancel_all`` kills
+them, after which only clean-up commands (inside ``cleaning_up()``) may start, so each device's
+temp folder is still removed before edgekit exits.
 """
 from __future__ import annotations
 
+import contextlib
 import shlex
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol, Sequence
@@ -27,6 +35,49 @@ class DeviceLost(DeviceError):
 
 class DeviceUnreachable(DeviceError):
     """The device could not be reached at all (refused, unknown host key, auth refused, not listed)."""
+
+
+class Interrupted(DeviceError):
+    """The user interrupted edgekit; the command running on the device was stopped."""
+
+
+_live: set = set()  # the Popen of every device command running now
+_live_lock = threading.Lock()
+_cancelled = threading.Event()
+_cleanup = threading.local()
+
+
+def cancel_all() -> None:
+    """Stop every running device command (our own ssh/adb/runner clients, by pid)."""
+    _cancelled.set()
+    with _live_lock:
+        for p in list(_live):
+            if p.poll() is None:
+                p.kill()
+
+
+def allow_commands() -> None:
+    """A new bench may start commands again (after an interrupted one, in the same process)."""
+    _cancelled.clear()
+
+
+@contextlib.contextmanager
+def cleaning_up():
+    """Commands started in this block run even after cancel_all (removing a temp folder)."""
+    _cleanup.active = True
+    try:
+        yield
+    finally:
+        _cleanup.active = False
+
+
+def pause(seconds: float) -> None:
+    """time.sleep that an interrupt (cancel_all) cuts short."""
+    _cancelled.wait(seconds)
+
+
+def _refused_now() -> bool:
+    return _cancelled.is_set() and not getattr(_cleanup, "active", False)
 
 
 @dataclass(frozen=True)
@@ -86,13 +137,39 @@ def check(transport: Transport, argv: Sequence[str], what: str, timeout: float =
 
 def run_local(argv: Sequence[str], timeout: float, env: Optional[dict] = None, stdin=subprocess.DEVNULL,
               stdout=subprocess.PIPE, what: str = "") -> Completed:
-    """subprocess.run on the host with a timeout that becomes a DeviceLost naming the command."""
+    """Run argv on the host with a timeout that becomes a DeviceLost naming the command (see the
+    module docstring for interrupts)."""
+    if _refused_now():
+        raise Interrupted(f"{what or argv[0]}: interrupted")
     try:
-        p = subprocess.run(list(argv), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=env,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise DeviceLost(f"{what or argv[0]} timed out after {timeout:.0f} s ({short_argv(argv)})") from None
+        p = subprocess.Popen(list(argv), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=env,
+                             start_new_session=True)
     except FileNotFoundError:
         raise DeviceError(f"'{argv[0]}' is not installed on this machine (needed for {what or 'devices'})") from None
-    out = p.stdout.decode(errors="replace") if isinstance(p.stdout, bytes) else ""
-    return Completed(tuple(argv), p.returncode, out, p.stderr.decode(errors="replace"))
+    with _live_lock:
+        _live.add(p)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:  # in slices: an ssh mux client hands its pipes to the master, so a killed
+            try:    # client's pipes stay open while the remote command runs; do not wait for them
+                out, err = p.communicate(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                if _refused_now():
+                    raise Interrupted(f"{what or argv[0]}: interrupted") from None
+                if time.monotonic() >= deadline:
+                    raise DeviceLost(f"{what or argv[0]} timed out after {timeout:.0f} s ({short_argv(argv)})") \
+                        from None
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        for pipe in (p.stdout, p.stderr):
+            if pipe is not None:
+                pipe.close()
+        with _live_lock:
+            _live.discard(p)
+    if _refused_now():
+        raise Interrupted(f"{what or argv[0]}: interrupted")
+    out = out.decode(errors="replace") if isinstance(out, bytes) else ""
+    return Completed(tuple(argv), p.returncode, out, err.decode(errors="replace"))

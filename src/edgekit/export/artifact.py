@@ -66,11 +66,16 @@ class Artifact:
         sc = sidecar_path(path)
         if sc.is_file():
             try:
-                d = json.loads(sc.read_text())
-            except json.JSONDecodeError as exc:
+                d = json.loads(sc.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"Sidecar '{sc}' is not valid JSON ({exc}); delete it or re-export") from None
-            return cls(path, d.get("format", ""), d.get("precision", ""), d.get("card") or {},
-                       d.get("source") or {}, d.get("meta") or {})
+            art = cls(path, *_checked_sidecar(sc, d))
+            if art.card:
+                try:
+                    art.model_card
+                except ConfigError as exc:
+                    raise ConfigError(f"Sidecar '{sc}': {exc}; delete it or re-export") from None
+            return art
         return cls(path, format_of(path), "unknown", {})
 
     @property
@@ -78,6 +83,29 @@ class Artifact:
         from ..zoo.card import ModelCard
 
         return ModelCard.from_dict(self.card) if self.card else None
+
+
+_SOURCE_TEXT = ("model", "user_model", "weights", "framework", "user_model_kind")
+
+
+def _checked_sidecar(sc: Path, d) -> tuple[str, str, dict, dict, dict]:
+    """(format, precision, card, source, meta) of a sidecar document, each of the type edgekit
+    wrote: a sidecar travels with the file and may have been edited or damaged on the way."""
+    def bad(what: str) -> ConfigError:
+        return ConfigError(f"Sidecar '{sc}' is not one edgekit wrote ({what}); delete it or re-export")
+
+    if not isinstance(d, dict):
+        raise bad(f"a JSON {type(d).__name__}, not an object")
+    fmt, precision = d.get("format", ""), d.get("precision", "")
+    card, source, meta = (d.get(k) or {} for k in ("card", "source", "meta"))
+    for key, value, kind in (("format", fmt, str), ("precision", precision, str), ("card", card, dict),
+                             ("source", source, dict), ("meta", meta, dict)):
+        if not isinstance(value, kind):
+            raise bad(f"'{key}' is {type(value).__name__}, not {kind.__name__}")
+    for key in _SOURCE_TEXT:
+        if not isinstance(source.get(key), (str, type(None))):
+            raise bad(f"'source.{key}' is {type(source.get(key)).__name__}, not a string")
+    return fmt, precision, card, source, meta
 
 
 def artifact_path(out_dir: Path, model: str, precision: str, fmt: str) -> Path:

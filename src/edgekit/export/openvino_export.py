@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .._env import tool_versions
 from .._optional import require
-from ..errors import UnsupportedError, first_line
+from ..errors import UnsupportedError, one_line
 from ..formats.onnx import export_torch_to_onnx
 from ..formats.openvino import save_ir
 from ..quantize import openvino_int8
@@ -40,7 +40,7 @@ class OpenVINOExporter(Exporter):
             try:
                 model = ov.convert_model(str(onnx_path))
             except Exception as exc:  # conversion errors come as several OpenVINO types
-                raise UnsupportedError(f"OpenVINO cannot convert this model: {first_line(exc)}") from None
+                raise UnsupportedError(f"OpenVINO cannot convert this model: {one_line(exc, 300)}") from None
             if req.precision == Precision.INT8:
                 req.progress(f"openvino int8: NNCF calibration on {min(len(req.calibration), req.quant.samples)} images")
                 model, meta["quantization"] = openvino_int8.quantize_openvino(model, req.calibration, req.quant)

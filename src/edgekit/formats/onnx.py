@@ -25,6 +25,8 @@ def export_torch_to_onnx(module, input_shape, path: Path) -> None:
                 input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             )
+        except OSError:
+            raise  # the disk (full, read-only), not the model: the CLI says so in one line
         except Exception as exc:  # the exporter raises many types; say which layer/op failed
             raise UnsupportedError(f"torch.onnx could not export this model: {first_line(exc)}") from None
     model = onnx.load(str(path))

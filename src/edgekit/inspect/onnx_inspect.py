@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from .._optional import require
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 
 INT8_COMPUTE = ("QLinearConv", "QGemm", "ConvInteger", "MatMulInteger", "QLinearMatMul", "DynamicQuantizeMatMul",
                 "MatMulIntegerToFloat", "QAttention")
@@ -31,9 +31,12 @@ def inspect_onnx(path, runtime: bool = True) -> dict:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # DecodeError and friends
-        raise ConfigError(f"'{path}' is not a readable ONNX model ({_first_line(exc)})") from None
+        raise ConfigError(f"'{path}' is not a readable ONNX model ({one_line(exc)})") from None
     if not model.graph.node:
         raise ConfigError(f"'{path}' is not an ONNX model (no graph nodes)")
+    bad = _non_text_field(model)
+    if bad:  # protobuf hands back bytes for a string field that is not UTF-8 (a damaged file)
+        raise ConfigError(f"'{path}' is a damaged ONNX model: {bad} is not UTF-8 text")
     g = model.graph
     ops = Counter(n.op_type for n in g.node)
     producers = {o: n for n in g.node for o in n.output}
@@ -76,6 +79,21 @@ def inspect_onnx(path, runtime: bool = True) -> dict:
     return report
 
 
+def _non_text_field(model):
+    """The first string field that arrived as bytes, named for the message; else None."""
+    g = model.graph
+    fields = [("an operator type", n.op_type) for n in g.node] + [("a node name", n.name) for n in g.node]
+    fields += [("a domain", n.domain) for n in g.node] + [("a tensor name", t) for n in g.node for t in
+                                                          list(n.input) + list(n.output)]
+    fields += [("an initializer name", i.name) for i in g.initializer]
+    fields += [("a graph input/output name", v.name) for v in list(g.input) + list(g.output) + list(g.value_info)]
+    fields += [("a dimension name", d.dim_param) for v in list(g.input) + list(g.output)
+               for d in v.type.tensor_type.shape.dim]
+    fields += [("an opset domain", o.domain) for o in model.opset_import]
+    fields += [("a metadata entry", x) for p in model.metadata_props for x in (p.key, p.value)]
+    return next((what for what, v in fields if not isinstance(v, str)), None)
+
+
 def _runtime_view(path: Path) -> dict:
     """Count the compute ops in the graph ONNX Runtime actually runs (its optimized model)."""
     ort = require("onnxruntime", extra="onnx")
@@ -91,7 +109,7 @@ def _runtime_view(path: Path) -> dict:
             ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
             m = onnx.load(str(opt), load_external_data=False)
         except Exception as exc:
-            return {"error": f"onnxruntime cannot load it: {_first_line(exc)}"}
+            return {"error": f"onnxruntime cannot load it: {one_line(exc)}"}
     ops = Counter(n.op_type for n in m.graph.node)
     int8 = {k: v for k, v in ops.items() if k in INT8_COMPUTE}
     flt = {k: v for k, v in ops.items() if k in FLOAT_COMPUTE}
@@ -133,6 +151,3 @@ def _dtype_name(onnx, code: int) -> str:
         return str(code)
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -82,18 +82,23 @@ def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8:
 
 def validate(artifact: Path, data: Optional[Path] = None, weights: Optional[Path] = None,
              engine: Optional[str] = None, threads: int = 1, trust_code: bool = False,
-             progress: Callable[[str], None] = _silent) -> dict:
-    """An exported file's outputs vs its float source model (named by its sidecar) on real images."""
+             progress: Callable[[str], None] = _silent, contained: bool = True) -> dict:
+    """An exported file's outputs vs its float source model (named by its sidecar) on real images.
+    ``contained``: the runtime parses and runs the file in a process of its own, so a malformed or
+    hostile file that crashes it cannot take the caller down."""
     from ..data import default_photos
     from ..export.artifact import Artifact
+    from ..runtime_bench.config import check_threads_fit, host_cores
     from ..runtime_bench.reference_engine import reference_engine
     from ..runtime_bench.validate import validate_outputs
 
+    check_threads_fit([threads], host_cores(), "this host")
     art = Artifact.load(artifact)
     loaded = reload_source(art, weights, trust_code=trust_code)
     images = load_images(loaded.card, data, progress) if data else default_photos(loaded.card.preprocess)
     progress(f"validate: float reference on {len(images)} images")
-    result = validate_outputs(reference_engine(loaded).run(images.arrays), art.path, images, engine, threads)
+    result = validate_outputs(reference_engine(loaded).run(images.arrays), art.path, images, engine, threads,
+                              contained=contained)
     result["file"] = str(art.path)
     return result
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from .._files import ensure_writable_dir
+from .._files import atomic_path, ensure_writable_dir
 from ..errors import ConfigError
 
 FILES = {"md": "report.md", "html": "report.html"}
@@ -65,11 +65,10 @@ def write_report(doc: dict, out_dir: Path) -> dict:
     figs = {"latency": plots.latency_distribution(rows), "accuracy": plots.accuracy_vs_latency(rows),
             "size": plots.size_by_format(rows)}
     svgs = {k: plots.to_svg(f) for k, f in figs.items() if f is not None}
-    written = {}
-    for key, svg in svgs.items():
-        (out_dir / PLOTS[key]).write_text(svg)
-        written[key] = str(out_dir / PLOTS[key])
-    (out_dir / FILES["md"]).write_text(markdown.render(doc, rows, {k: PLOTS[k] for k in svgs}))
-    (out_dir / FILES["html"]).write_text(html.render(doc, rows, {k: plots.data_uri(s) for k, s in svgs.items()}))
-    written.update({k: str(out_dir / v) for k, v in FILES.items()})
-    return written
+    texts = {PLOTS[k]: svg for k, svg in svgs.items()}  # every text is made before any file is written
+    texts[FILES["md"]] = markdown.render(doc, rows, {k: PLOTS[k] for k in svgs})
+    texts[FILES["html"]] = html.render(doc, rows, {k: plots.data_uri(s) for k, s in svgs.items()})
+    for name, text in texts.items():  # temp file, then rename: a full disk never leaves half a file
+        with atomic_path(out_dir / name) as tmp:
+            tmp.write_text(text)
+    return {**{k: str(out_dir / PLOTS[k]) for k in svgs}, **{k: str(out_dir / v) for k, v in FILES.items()}}

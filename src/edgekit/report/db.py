@@ -22,50 +22,9 @@ from typing import Iterator, Optional
 from .._env import environment
 from ..errors import ConfigError
 from ..runtime_bench.result import STAT_KEYS, bench_environment, results_of
+from . import db_schema
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,               -- bench | export | validate | run
-    created_at TEXT NOT NULL,         -- UTC, ISO 8601
-    label TEXT,
-    command TEXT,
-    edgekit_version TEXT,
-    env_json TEXT NOT NULL            -- host (cpu model, cores, os, python), package versions
-);
-CREATE TABLE IF NOT EXISTS benchmarks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    file TEXT NOT NULL, file_name TEXT NOT NULL, file_sha256 TEXT, file_size_bytes INTEGER,
-    model TEXT, format TEXT, precision TEXT,
-    engine TEXT NOT NULL, runtime_version TEXT, threads INTEGER NOT NULL, precision_hint TEXT,
-    runs INTEGER, p50_ms REAL, p90_ms REAL, p99_ms REAL, mean_ms REAL, std_ms REAL,
-    min_ms REAL, max_ms REAL, load_ms REAL, first_inference_ms REAL, peak_rss_mb REAL,
-    result_json TEXT NOT NULL         -- the runner's whole result, per-run times included
-);
-CREATE TABLE IF NOT EXISTS exports (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    file TEXT NOT NULL, file_name TEXT NOT NULL, file_sha256 TEXT, file_size_bytes INTEGER,
-    model TEXT, format TEXT, precision TEXT,
-    meta_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS validations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    file TEXT NOT NULL, file_name TEXT NOT NULL, file_sha256 TEXT,
-    model TEXT, format TEXT, precision TEXT, engine TEXT, runtime_version TEXT,
-    samples INTEGER, top1_agreement REAL, top5_agreement REAL, cosine_mean REAL, sqnr_db REAL,
-    result_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS benchmarks_run ON benchmarks(run_id);
-CREATE INDEX IF NOT EXISTS exports_run ON exports(run_id);
-CREATE INDEX IF NOT EXISTS validations_sha ON validations(file_sha256);
-"""
 
 
 def default_db_path() -> Path:
@@ -76,36 +35,70 @@ def default_db_path() -> Path:
 
 
 class ResultsDB:
-    def __init__(self, path: Optional[Path] = None) -> None:
+    """edgekit's results database. ``read_only``: for commands that only read (history, compare,
+    report): nothing is written, not even the schema; a missing or empty file reads as empty."""
+
+    def __init__(self, path: Optional[Path] = None, read_only: bool = False,
+                 hint: str = "Choose another with --db PATH (or EDGEKIT_DB), or pass --no-record") -> None:
         self.path = Path(path) if path else default_db_path()
-        hint = "Choose another with --db PATH (or EDGEKIT_DB), or pass --no-record"
+        self.read_only, self._hint = read_only, hint
         if self.path.is_dir():
             raise ConfigError(f"Cannot open results database '{self.path}': it is a directory. {hint}")
+        if self.path.exists() and not self.path.is_file():
+            raise ConfigError(f"Cannot open results database '{self.path}': it is not a regular file. {hint}")
         blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
         if blocker is not None:
             raise ConfigError(f"Cannot open results database '{self.path}': '{blocker}' is a file, not a folder. {hint}")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._open_retrying()
+            if read_only:
+                self._open_read_only()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._open_retrying()
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(f"Cannot open results database '{self.path}': {exc}. {hint}") from None
 
+    def _connect(self, target: str, **kw) -> sqlite3.Connection:
+        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, **kw)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return conn
+
+    def _open_read_only(self) -> None:
+        """mode=ro: SQLite itself refuses every write. No database yet (or an empty file): an
+        empty in-memory one with the schema, so reads answer "no runs" without creating a file."""
+        if self.path.is_file():
+            conn = self._connect(self.path.absolute().as_uri() + "?mode=ro", uri=True)
+            try:
+                version = db_schema.classify(conn, str(self.path), self._hint)
+            except BaseException:
+                conn.close()
+                raise
+            if version:
+                self.conn = conn
+                return
+            conn.close()
+        self.conn = self._connect(":memory:")
+        db_schema.create_or_migrate(self.conn, 0)
+
     def _open_retrying(self) -> None:
-        """Connect, switch to WAL and create the schema, retrying while another process holds
-        the lock. Needed because SQLite answers "database is locked" at once, without its busy
-        handler, when two processes switch a brand-new file to WAL together (seen in CI: two
-        concurrent `edgekit bench` on a fresh --db)."""
+        """Connect, check the file is edgekit's (before writing anything), switch to WAL and
+        create or migrate the schema, retrying while another process holds the lock. Needed
+        because SQLite answers "database is locked" at once, without its busy handler, when two
+        processes switch a brand-new file to WAL together (seen in CI: two concurrent
+        `edgekit bench` on a fresh --db)."""
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         delay = 0.01
         while True:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn = self._connect(str(self.path))
             try:
-                conn.row_factory = sqlite3.Row
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                db_schema.classify(conn, str(self.path), self._hint)  # refuses a foreign file: nothing written
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable on checkpoint, never corrupt
                 self.conn = conn
-                self._migrate()
+                with self.transaction() as c:  # classified again under the write lock: another
+                    version = db_schema.classify(c, str(self.path), self._hint)  # process may have created it
+                    db_schema.create_or_migrate(c, version)
                 return
             except sqlite3.OperationalError as exc:
                 conn.close()
@@ -114,17 +107,9 @@ class ResultsDB:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
-
-    def _migrate(self) -> None:
-        with self.transaction() as c:
-            for stmt in filter(str.strip, _SCHEMA.split(";")):
-                c.execute(stmt)
-            row = c.execute("SELECT max(version) FROM schema_version").fetchone()
-            if row[0] is None:
-                c.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
-                raise ConfigError(f"Results database '{self.path}' has schema {row[0]}, newer than this "
-                                  f"edgekit understands ({SCHEMA_VERSION}); upgrade edgekit or use --db PATH")
+            except BaseException:
+                conn.close()
+                raise
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -136,6 +121,17 @@ class ResultsDB:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _record(self) -> Iterator[sqlite3.Connection]:
+        """One record's transaction; a failure to write (disk full, read-only file) is one line,
+        and the database stays as it was before this record."""
+        try:
+            with self.transaction() as c:
+                yield c
+        except sqlite3.Error as exc:
+            raise ConfigError(f"Cannot record into results database '{self.path}' ({exc}); it is unchanged. "
+                              f"{self._hint}") from None
 
     def close(self) -> None:
         self.conn.close()
@@ -160,7 +156,7 @@ class ResultsDB:
         """BenchResults (or runner.py documents, parsed here); one transaction."""
         results = results_of(results)
         env = bench_environment(results)
-        with self.transaction() as c:
+        with self._record() as c:
             run_id = run_id or self._new_run(c, kind, label, command, env)
             for r in results:
                 art = r.artifact
@@ -179,7 +175,7 @@ class ResultsDB:
     def record_export(self, artifacts: list, run_id: Optional[int] = None, kind: str = "export",
                       label: Optional[str] = None, command: Optional[str] = None) -> int:
         """Artifacts (export.Artifact) and the accuracy each carries in meta["accuracy"]."""
-        with self.transaction() as c:
+        with self._record() as c:
             run_id = run_id or self._new_run(c, kind, label, command, environment())
             for a in artifacts:
                 sha, size = file_facts(a.path)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
@@ -44,3 +46,18 @@ def host_env() -> dict:
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     return env
+
+
+def start_runner(argv: list[str], **kw) -> subprocess.Popen:
+    """A runner on this host in a process group of its own, so stopping it stops anything it started."""
+    return subprocess.Popen(argv, env=host_env(), start_new_session=True, **kw)
+
+
+def stop_runner(proc: subprocess.Popen) -> None:
+    """SIGKILL the runner's process group and reap it (no zombie, no orphan)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()

@@ -1,6 +1,8 @@
 """BenchConfig: how files are timed (thread counts, warm-up, minimum runs and seconds, processes)."""
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from typing import Optional
 
@@ -34,8 +36,10 @@ class BenchConfig:
                               f"'{','.join(map(str, self.threads))}'")
         if self.min_runs < 1:
             raise ConfigError(f"--min-runs must be >= 1, got {self.min_runs}")
-        if self.min_seconds < 0 or self.warmup_seconds < 0 or self.warmup_runs < 0:
-            raise ConfigError("--min-seconds, --warmup and --warmup-seconds must be >= 0")
+        seconds = (self.min_seconds, self.warmup_seconds, self.max_seconds)
+        if not all(math.isfinite(s) for s in seconds) or self.min_seconds < 0 or self.warmup_seconds < 0 \
+                or self.warmup_runs < 0:
+            raise ConfigError("--min-seconds, --warmup and --warmup-seconds must be finite and >= 0")
         if not isinstance(self.processes, int) or self.processes < 1:
             raise ConfigError(f"--processes must be an integer >= 1, got {self.processes}")
         if self.max_seconds <= 0:
@@ -53,11 +57,16 @@ class BenchConfig:
         return cls(**kw)
 
 
-def parse_threads(value: str) -> tuple[int, ...]:
+def host_cores() -> int:
     try:
-        out = tuple(int(v) for v in str(value).split(",") if v.strip())
-    except ValueError:
-        out = ()
-    if not out or any(t < 1 for t in out):
-        raise ConfigError(f"--threads takes positive integers, e.g. --threads 1,2; got '{value}'")
-    return out
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_threads_fit(threads, cores: Optional[int], where: str) -> None:
+    """More threads than cores times contention, not the model (and 100000 threads hang)."""
+    over = [t for t in threads if cores and t > cores]
+    if over:
+        raise ConfigError(f"--threads {over[0]} is more than the {cores} cores {where} can use; more threads than "
+                          f"cores time contention, not the model. Valid there: 1-{cores}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import select
 import subprocess
 import sys
@@ -27,10 +26,15 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ConfigError, DeviceError, MissingDependencyError
-from .command import REFERENCE, RUNNER, host_env, runner_argv
-from .config import BenchConfig, parse_threads  # noqa: F401  (BenchConfig is measure's input)
+from .command import REFERENCE, RUNNER, runner_argv, start_runner, stop_runner
+from .config import BenchConfig, check_threads_fit, host_cores  # noqa: F401  (BenchConfig is measure's input)
 from .engines import ENGINES, check_runtime, engine_for, runner_error
 from .pool import per_process_config, pool
+
+# A runner process may take max_seconds for each of its load, first inference, warm-up and timed
+# runs, plus this for the interpreter and the runtime's import; past that it is killed.
+STARTUP_SLACK_S = 20.0
+
 
 @dataclass(frozen=True)
 class Job:
@@ -61,6 +65,7 @@ def plan(paths: list[Path], cfg: BenchConfig) -> list[Job]:
         engine = engine_for(p, cfg.engine).name
         check_runtime(engine)
         jobs += [Job(p, engine, t) for t in cfg.threads]
+    check_threads_fit(cfg.threads, host_cores(), "this host")
     return jobs
 
 
@@ -96,15 +101,27 @@ def _argv(job: Job, cfg: BenchConfig, json_out: Path) -> list[str]:
     return runner_argv([sys.executable, str(RUNNER)], job.path, job.threads, json_out, ENGINES.get(job.engine), cfg)
 
 
+def process_limit(cfg: BenchConfig) -> float:
+    return 4 * cfg.max_seconds + STARTUP_SLACK_S
+
+
+def _past_limit(job: Job, cfg: BenchConfig, waited: float) -> DeviceError:
+    return DeviceError(f"bench of '{job.label}' passed its limit: no result after {waited:.0f} s (its load, one "
+                       f"inference or its timed runs took longer than --max-seconds {cfg.max_seconds:g}); "
+                       f"its process was stopped")
+
+
 def _single(job: Job, cfg: BenchConfig, json_out: Path) -> dict:
-    argv = _argv(job, cfg, json_out)
-    timeout = cfg.max_seconds * 2 + 300
+    limit = process_limit(cfg)
+    proc = start_runner(_argv(job, cfg, json_out), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                  stderr=subprocess.PIPE, text=True)
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, timeout=timeout, env=host_env())
+        _, stderr = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
-        raise DeviceError(f"bench of '{job.label}' timed out after {timeout:.0f} s") from None
-    return _read_result(job, json_out, proc.returncode, proc.stderr)
+        raise _past_limit(job, cfg, limit) from None
+    finally:
+        stop_runner(proc)
+    return _read_result(job, json_out, proc.returncode, stderr)
 
 
 def _read_result(job: Job, json_out: Path, returncode: int, stderr: str) -> dict:
@@ -126,10 +143,10 @@ class _Served:
     """One runner process in --serve mode."""
 
     def __init__(self, job: Job, cfg: BenchConfig, json_out: Path, errlog: Path) -> None:
-        self.job, self.json_out = job, json_out
+        self.job, self.cfg, self.json_out = job, cfg, json_out
         self._err = open(errlog, "w+")
-        self.proc = subprocess.Popen(_argv(job, cfg, json_out) + ["--serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._err, text=True, env=host_env())
+        self.proc = start_runner(_argv(job, cfg, json_out) + ["--serve"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=self._err, text=True)
         self.runs = 0
         self.timed_ms = 0.0
 
@@ -144,8 +161,10 @@ class _Served:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""
         if not line:  # exited (its JSON says why) or hung (killed here)
-            self.proc.kill()
-            self.proc.wait()
+            hung = self.proc.poll() is None
+            stop_runner(self.proc)
+            if hung:
+                raise _past_limit(self.job, self.cfg, timeout)
             self.result()
             raise DeviceError(f"bench of '{self.job.label}' stopped answering")
         return json.loads(line)
@@ -155,16 +174,14 @@ class _Served:
         return _read_result(self.job, self.json_out, self.proc.returncode, self._err.read())
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        stop_runner(self.proc)
         self._err.close()
 
 
 def _interleaved(jobs: list[Job], cfg: BenchConfig, td: Path, progress) -> list[dict]:
     served: list[_Served] = []
     round_s = min(max(cfg.min_seconds / 10, 0.05), 1.0)
-    load_timeout = cfg.max_seconds + 300
+    load_timeout = 3 * cfg.max_seconds + STARTUP_SLACK_S  # load, first inference, warm-up
     try:
         for i, job in enumerate(jobs):  # one at a time: load and warm-up are timed undisturbed
             progress(f"bench: loading [{i + 1}/{len(jobs)}] {job.label} ({job.engine}, {job.threads} thread(s))")
@@ -176,7 +193,7 @@ def _interleaved(jobs: list[Job], cfg: BenchConfig, td: Path, progress) -> list[
         while not all(_done(s, cfg, start) for s in served):
             for s in served:
                 s.send(f"run {round_s} 1000000")
-                chunk = s.reply(cfg.max_seconds + 60)["times_ms"]
+                chunk = s.reply(round_s + cfg.max_seconds + STARTUP_SLACK_S)["times_ms"]  # + one inference
                 s.runs += len(chunk)
                 s.timed_ms += sum(chunk)
             rounds += 1

@@ -64,6 +64,14 @@ EXIT_USAGE, EXIT_MISSING, EXIT_RUNTIME = 2, 3, 4
 BACKENDS = {}  # engine -> backend class; edgekit's EngineSpec table (engines.py) names these
 
 
+def one_line(exc, limit=600):
+    """A runtime's message on one line, its cause kept (a copy of edgekit.errors.one_line)."""
+    lines = [ln.strip().rstrip(":") for ln in str(exc).strip().splitlines() if ln.strip().rstrip(":")]
+    kept = [ln for ln in lines if not re.match(r"Exception from \S+:\d+:?$", ln)] or lines
+    out = "; ".join(kept) or type(exc).__name__
+    return out if len(out) <= limit else out[: limit // 3] + " ... " + out[-(2 * limit // 3):]
+
+
 class RunnerError(Exception):
     def __init__(self, message, kind="runtime"):
         super().__init__(message)
@@ -258,7 +266,7 @@ def quantize(x, quant, dtype):
                               "converted to it" % np.dtype(dtype).name, "usage")
         return x.astype(dtype, copy=False)
     info = np.iinfo(dtype)
-    q = np.round(x / quant[0] + quant[1])
+    q = np.round(x / quant[0]) + quant[1]  # as the host engines (tflite_engine._quantize): ties round alike
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
@@ -439,8 +447,7 @@ def load_error(engine, path, exc):
     if custom:
         return ("%s uses custom operator(s) %s that this TFLite runtime does not provide; run it where those "
                 "ops are registered (`edgekit inspect` lists them)" % (os.path.basename(path), ", ".join(custom)))
-    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-    return "%s cannot load %s: %s" % (engine, path, first[:300])
+    return "%s cannot load %s: %s" % (engine, path, one_line(exc))
 
 
 def _open_from_args(args):
@@ -558,8 +565,7 @@ def main(argv=None, parser=None, opener=None):
         result = run_benchmark(args, channel, opener)
     except Exception as exc:  # a runtime failing mid-run too: one line and the JSON contract
         if not isinstance(exc, RunnerError):
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            exc = RunnerError("running %s failed: %s: %s" % (args.model, type(exc).__name__, first))
+            exc = RunnerError("running %s failed: %s: %s" % (args.model, type(exc).__name__, one_line(exc)))
         code = {"usage": EXIT_USAGE, "missing_runtime": EXIT_MISSING}.get(exc.kind, EXIT_RUNTIME)
         sys.stderr.write("runner error: %s\n" % exc)
         if args.json_out not in (None, "-"):

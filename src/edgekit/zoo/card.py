@@ -1,6 +1,7 @@
 """ModelCard: what a model needs to be fed, what it outputs, and where it comes from."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
@@ -8,6 +9,11 @@ from ..errors import ConfigError
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # on the 0-255 pixel scale
 IMAGENET_STD = (58.395, 57.12, 57.375)
+MAX_SIDE = 4096  # pixels: the largest input side edgekit takes (as --input-size, cli/params.py)
+
+
+def _finite_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 @dataclass(frozen=True)
@@ -25,13 +31,17 @@ class Preprocess:
     color: str = "RGB"  # or "BGR"
 
     def __post_init__(self) -> None:
-        if self.crop < 8 or self.resize < self.crop:
+        # also the check of a sidecar's card: any JSON may arrive here, so types come first
+        sizes_ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.crop, self.resize))
+        if not sizes_ok or not 8 <= self.crop <= MAX_SIDE or not self.crop <= self.resize <= 2 * MAX_SIDE:
             raise ConfigError(
-                f"Invalid preprocessing: crop {self.crop}, resize {self.resize}; "
-                "need crop >= 8 and resize >= crop"
+                f"Invalid preprocessing: crop {self.crop!r}, resize {self.resize!r}; "
+                f"need integers with 8 <= crop <= {MAX_SIDE} and crop <= resize <= {2 * MAX_SIDE}"
             )
-        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
-            raise ConfigError("mean and std need 3 values each, std > 0, e.g. --mean 127,127,127")
+        triples = (self.mean, self.std)
+        if not all(isinstance(t, tuple) and len(t) == 3 and all(_finite_number(v) for v in t) for t in triples) \
+                or any(s <= 0 for s in self.std):
+            raise ConfigError("mean and std need 3 finite numbers each, std > 0, e.g. --mean 127,127,127")
         if self.color not in ("RGB", "BGR"):
             raise ConfigError(f"color must be RGB or BGR, not '{self.color}'")
 
@@ -68,9 +78,19 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelCard":
-        d = dict(d)
-        d.pop("input_shape", None)
-        pre = d.pop("preprocess", {}) or {}
-        pre = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
-        d["labels"] = tuple(d.get("labels") or ())
-        return cls(preprocess=pre, **d)
+        """A card as to_dict wrote it (a sidecar's); anything else is one ConfigError."""
+        try:
+            d = dict(d)
+            d.pop("input_shape", None)
+            pre = d.pop("preprocess", {}) or {}
+            pre = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in dict(pre).items()})
+            d["labels"] = tuple(d.get("labels") or ())
+            card = cls(preprocess=pre, **d)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"invalid model card ({exc})") from None
+        if not isinstance(card.name, str) or not isinstance(card.num_classes, int) or isinstance(
+                card.num_classes, bool) or not 0 <= card.num_classes <= 1_000_000 \
+                or not all(isinstance(label, str) for label in card.labels):
+            raise ConfigError(f"invalid model card (name {card.name!r}, num_classes {card.num_classes!r}; labels "
+                              "must be strings)")
+        return card

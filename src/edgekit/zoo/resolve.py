@@ -30,13 +30,13 @@ def load_model(spec: str, weights: Optional[Path] = None, input_size: Optional[i
         card = card_from_options(name=Path(spec.split(":")[-1]).stem, input_size=input_size, mean=mean, std=std,
                                  resize=resize, color=color or "RGB", num_classes=num_classes)
         return load_user_model(spec, card, trust_code=trust_code)
-    loaded = get_model(spec, weights, **({"num_classes": num_classes} if num_classes else {}))
-    changes: dict = {}
-    if input_size:
-        changes.update(crop=input_size, resize=resize or round(input_size / 0.875))
-    elif resize:
+    loaded = get_model(spec, weights, **({"num_classes": num_classes} if num_classes is not None else {}))
+    changes: dict = {}  # a 0 given is a value (refused by the card), not "not given"
+    if input_size is not None:
+        changes.update(crop=input_size, resize=resize if resize is not None else round(input_size / 0.875))
+    elif resize is not None:
         changes.update(resize=resize)
-    changes.update({k: v for k, v in (("mean", mean), ("std", std), ("color", color)) if v})
+    changes.update({k: v for k, v in (("mean", mean), ("std", std), ("color", color)) if v is not None})
     if not changes:
         return loaded
     card = replace(loaded.card, preprocess=replace(loaded.card.preprocess, **changes))
