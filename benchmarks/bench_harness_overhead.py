@@ -91,7 +91,7 @@ def interleaved(path: Path, engine: str, seconds: float, warm: float, processes:
     Returns (edgekit p50: its waves' JSONs pooled by edgekit's pool(), bare p50 over its pooled times)."""
     import tempfile
 
-    from edgekit.runtime_bench.measure import RUNNER
+    from edgekit.runtime_bench.command import RUNNER
     from edgekit.runtime_bench.pool import pool
 
     results, bare_times = [], []
@@ -136,7 +136,8 @@ def main() -> int:
                     help="edgekit and the bare loop in alternating rounds (fair on a loaded machine)")
     args = ap.parse_args()
 
-    from edgekit.runtime_bench.measure import BenchConfig, measure, plan
+    from edgekit.runtime_bench.config import BenchConfig
+    from edgekit.runtime_bench.measure import measure, plan
 
     cfg = BenchConfig(threads=(1,), min_runs=args.min_runs, min_seconds=args.min_seconds, warmup_seconds=0.5,
                       processes=args.processes)

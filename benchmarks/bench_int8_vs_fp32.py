@@ -30,16 +30,16 @@ def main() -> int:
 
     from edgekit.cli.bench_cmd import human
     from edgekit.runtime_bench.bench import bench
-    from edgekit.runtime_bench.measure import BenchConfig
+    from edgekit.runtime_bench.config import BenchConfig
 
     files = mobilenet_files(args.out)
     cfg = BenchConfig(threads=(1,), min_runs=args.min_runs, min_seconds=args.min_seconds)
     worst = {}
     for i in range(args.repeats):
         print(f"load average before repeat {i + 1}: {os.getloadavg()[0]:.2f}", file=sys.stderr)
-        doc = bench(list(files.values()), cfg, lambda m: print(m, file=sys.stderr))
-        print(human(doc))
-        for q in doc["ratios"]:
+        report = bench(list(files.values()), cfg, lambda m: print(m, file=sys.stderr))
+        print(human(report))
+        for q in report.ratios:
             worst[q["format"]] = min(q["speedup"], worst.get(q["format"], float("inf")))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     ok = True

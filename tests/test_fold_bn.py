@@ -41,7 +41,7 @@ def test_fold_keeps_outputs_and_removes_every_batchnorm(name):
 def test_onnx_export_has_no_batchnorm_node(name, tmp_path):
     import onnx
 
-    from edgekit.export.onnx_export import export_torch_to_onnx
+    from edgekit.formats.onnx import export_torch_to_onnx
 
     loaded = get_model(name)
     folded, _ = fold_batchnorm(loaded.module, torch.randn(1, 3, SIZE, SIZE))

@@ -24,7 +24,7 @@ def int8_run(tmp_path_factory, mobilenet_v2_weights, photos_dir):
     import onnxruntime as ort
 
     from edgekit.data import load_image_set, split_calibration_eval
-    from edgekit.export.onnx_export import export_torch_to_onnx
+    from edgekit.formats.onnx import export_torch_to_onnx
     from edgekit.fold_bn import fold_batchnorm
     from edgekit.quantize import QuantConfig
     from edgekit.quantize.onnx_int8 import quantize_onnx

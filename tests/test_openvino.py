@@ -20,7 +20,7 @@ from edgekit.export import EXPORTERS, ExportRequest, sidecar_path  # noqa: E402
 from edgekit.fold_bn import fold_batchnorm  # noqa: E402
 from edgekit.quantize import QuantConfig  # noqa: E402
 from edgekit.runtime_bench.engines import ENGINES, open_engine  # noqa: E402
-from edgekit.runtime_bench.engines.reference_engine import reference_engine  # noqa: E402
+from edgekit.runtime_bench.reference_engine import reference_engine  # noqa: E402
 from edgekit.runtime_bench.metrics import agreement  # noqa: E402
 from edgekit.zoo import get_model  # noqa: E402
 
@@ -79,7 +79,7 @@ def test_bf16_is_its_own_engine(exported):
 
     arts, evalset, _, _ = exported
     assert {"openvino", "openvino-bf16"} <= set(ENGINES.names())
-    with ENGINES.get("openvino-bf16")(arts["fp32"].path) as eng:
+    with open_engine(arts["fp32"].path, "openvino-bf16") as eng:
         assert eng.name == "openvino-bf16"
         if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
             assert eng.precision_hint == "bf16"

@@ -15,7 +15,7 @@ def _files(d):
 @pytest.fixture(scope="module")
 def keras_files(tmp_path_factory):
     """A good tiny .keras model, one whose LayerNormalization has an op without int8 kernel."""
-    from edgekit.export._tf import import_tf
+    from edgekit._optional import import_tf
 
     import_tf()
     import keras
@@ -60,7 +60,7 @@ def test_float_fallback_keeps_the_op_in_float(keras_files, tmp_path):
     calib, _ = load_data(loaded.card, DataOptions(), False, [], lambda m: None)
     art = EXPORTERS.get("tflite").export(ExportRequest(
         loaded, tmp_path, "int8", calibration=calib, quant=QuantConfig(samples=4),
-        options={"tflite": TfliteOptions(float_fallback=True)}))
+        options=TfliteOptions(float_fallback=True)))
     floats = art.meta["inspect"]["float_ops"]
     assert {f["op"] for f in floats} == {"NEG"} and {f["layer"] for f in floats} == {"norm"}
     assert art.meta["inspect"]["verdict"]["precision"] == "mixed"

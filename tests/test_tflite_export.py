@@ -16,7 +16,7 @@ from edgekit.data import ImageSet  # noqa: E402
 from edgekit.errors import MissingDependencyError, UnsupportedError  # noqa: E402
 from edgekit.export import EXPORTERS, ExportRequest  # noqa: E402
 from edgekit.export.tflite_export import TfliteOptions  # noqa: E402
-from edgekit.export.tflite_metadata import read_metadata  # noqa: E402
+from edgekit.formats.tflite_metadata import read_metadata  # noqa: E402
 from edgekit.fold_bn import fold_batchnorm  # noqa: E402
 from edgekit.inspect.tflite_inspect import inspect_tflite  # noqa: E402
 from edgekit.quantize import QuantConfig  # noqa: E402
@@ -84,7 +84,7 @@ def small_mnv2():
 def _export(small, tmp_path, precision, **opts):
     loaded, calib = small
     req = ExportRequest(loaded, tmp_path, precision, calibration=calib, quant=QuantConfig(samples=4),
-                        options={"tflite": TfliteOptions(**opts)})
+                        options=TfliteOptions(**opts))
     return EXPORTERS.get("tflite").export(req)
 
 
@@ -133,7 +133,7 @@ def test_percentile_calibration(small_mnv2, tmp_path):
 
 def test_user_keras_file_to_tflite(tmp_path):
     """A user's .keras file: exported and validated against the Keras model itself."""
-    from edgekit.export._tf import import_tf
+    from edgekit._optional import import_tf
     from edgekit.pipeline import DataOptions, export
     from edgekit.zoo.keras.user_model import load_keras_user_model
     from edgekit.zoo.user_model import card_from_options

@@ -13,7 +13,7 @@ pytest.importorskip("tensorflow")
 
 from edgekit.data import ImageSet  # noqa: E402
 from edgekit.export import EXPORTERS, ExportRequest  # noqa: E402
-from edgekit.export.tflite_metadata import build_metadata, metadata_buffer, populate, read_metadata  # noqa: E402
+from edgekit.formats.tflite_metadata import build_metadata, metadata_buffer, populate, read_metadata  # noqa: E402
 from edgekit.inspect.tflite_inspect import inspect_tflite  # noqa: E402
 from edgekit.quantize import QuantConfig  # noqa: E402
 from edgekit.zoo import get_model  # noqa: E402

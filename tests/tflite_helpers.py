@@ -30,7 +30,7 @@ def with_custom_op(src: Path, dst: Path, op_name: str = "EdgekitTestOp") -> Path
     """Copy ``src`` with its last operator replaced by a custom op (and its sidecar)."""
     import flatbuffers
 
-    from edgekit.inspect.tflite_inspect import schema
+    from edgekit.formats.tflite import schema
 
     fb = schema()
     model = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(Path(src).read_bytes(), 0))

@@ -1,21 +1,62 @@
 """edgekit: export, quantize, validate and benchmark mobile image models.
 
-The public API, importable with numpy alone (backends load lazily when used):
+The public API, importable with numpy alone (backends load lazily when used). Every function
+takes keyword arguments after the first, returns typed results (``.to_dict()`` gives what
+``--json`` prints), leaves its inputs as they were, reports progress only through
+``progress`` (a callable taking one line) and writes nothing on stdout:
 
-    from edgekit import get_model, export
-    loaded = get_model("mobilenet_v2", weights="mobilenet_v2-b0353104.pth")
-    result = export(loaded, "out", formats=["onnx"], int8=True)
+    import edgekit
+    model = edgekit.get_model("mobilenet_v2", weights="mobilenet_v2-b0353104.pth")
+    result = edgekit.export(model, out_dir="out", formats=["onnx", "tflite"], int8=True, progress=print)
+    timing = edgekit.bench([a.path for a in result.artifacts], config=edgekit.BenchConfig(threads=(1, 2)))
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
+
+if TYPE_CHECKING:
+    from .devices import DeviceOptions, Target
+    from .export import ExporterOptions
+    from .pipeline import DataOptions, ExportResult, RunResult
+    from .quantize import QuantConfig
+    from .runtime_bench.bench import BenchReport
+    from .runtime_bench.config import BenchConfig
+    from .zoo import LoadedModel
+
 __version__ = "0.1.0"
+PathLike = Union[str, Path]
+Progress = Optional[Callable[[str], None]]
+
+# config and value types, imported when first used (``edgekit.BenchConfig``)
+_TYPES = {"DataOptions": "pipeline", "ExportResult": "pipeline", "RunResult": "pipeline",
+          "QuantConfig": "quantize", "CalibrationMethod": "types", "Precision": "types",
+          "BenchConfig": "runtime_bench.config", "BenchReport": "runtime_bench.bench",
+          "BenchResult": "runtime_bench.result", "TfliteOptions": "export", "Artifact": "export",
+          "DeviceOptions": "devices", "EdgekitError": "errors"}
 
 
-def get_model(name, weights=None, **kw):
-    """A zoo model (see `edgekit models`), weights from a local file only."""
-    from .zoo import get_model as _get
+def __getattr__(name: str):
+    if name in _TYPES:
+        import importlib
 
-    return _get(name, weights, **kw)
+        return getattr(importlib.import_module(f"{__name__}.{_TYPES[name]}"), name)
+    raise AttributeError(f"module 'edgekit' has no attribute '{name}'")
+
+
+def _callback(progress: Progress) -> Callable[[str], None]:
+    return progress or (lambda _msg: None)
+
+
+def get_model(spec: str, *, weights: Optional[PathLike] = None, input_size: Optional[int] = None,
+              mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
+              resize: Optional[int] = None, color: Optional[str] = None, num_classes: Optional[int] = None,
+              trust_model_code: bool = False) -> "LoadedModel":
+    """A zoo model (`edgekit models`), a .pt2 / Keras file or ``module:factory``; never downloads."""
+    from .zoo.resolve import load_model
+
+    return load_model(spec, Path(weights) if weights else None, input_size, mean, std, resize, color, num_classes,
+                      trust_code=trust_model_code)
 
 
 def list_models() -> list[str]:
@@ -24,18 +65,71 @@ def list_models() -> list[str]:
     return _list()
 
 
-def export(loaded, out_dir, formats=None, int8=False, **kw):
-    """Fold BN, export to each format (fp32, and int8 if asked), validate each file."""
-    from .pipeline import export as _export
+def export(model: "LoadedModel", *, out_dir: PathLike, formats: Sequence[str] = (), int8: bool = False,
+           data: Optional["DataOptions"] = None, quant: Optional["QuantConfig"] = None,
+           options: Sequence["ExporterOptions"] = (), progress: Progress = None) -> "ExportResult":
+    """Fold BN, export each format (fp32, int8 if asked, the options' extras), validate each file."""
+    from .pipeline import DataOptions, export as _export
 
-    return _export(loaded, out_dir, formats, int8=int8, **kw)
+    return _export(model, Path(out_dir), list(formats) or None, int8=int8, data=data or DataOptions(), quant=quant,
+                   progress=_callback(progress), options=tuple(options))
 
 
-def connect(uri: str, **options):
+def validate(artifact: PathLike, *, data: Optional[PathLike] = None, weights: Optional[PathLike] = None,
+             engine: Optional[str] = None, threads: int = 1, trust_model_code: bool = False,
+             progress: Progress = None) -> dict:
+    """An exported file vs its float source model (named by its sidecar) on real images."""
+    from .pipeline import validate as _validate
+
+    return _validate(Path(artifact), Path(data) if data else None, Path(weights) if weights else None, engine,
+                     threads, trust_code=trust_model_code, progress=_callback(progress))
+
+
+def bench(files: Sequence[PathLike], *, config: Optional["BenchConfig"] = None, devices: Sequence[str] = (),
+          device_options: Optional["DeviceOptions"] = None, progress: Progress = None) -> "BenchReport":
+    """Time each file in fresh processes here, or on each device URI in ``devices``."""
+    from .runtime_bench.config import BenchConfig
+
+    config = config or BenchConfig()
+    if devices:
+        from .devices import DeviceOptions
+        from .devices.fleet import bench_devices
+
+        return bench_devices([Path(f) for f in files], config, list(devices), device_options or DeviceOptions(),
+                             _callback(progress))
+    from .runtime_bench.bench import bench as _bench
+
+    return _bench([Path(f) for f in files], config, _callback(progress))
+
+
+def run(model: "LoadedModel", *, out_dir: PathLike, formats: Sequence[str] = (), int8: bool = False,
+        data: Optional["DataOptions"] = None, quant: Optional["QuantConfig"] = None,
+        config: Optional["BenchConfig"] = None, reference: bool = True, db: Optional[PathLike] = None,
+        label: Optional[str] = None, progress: Progress = None) -> "RunResult":
+    """Export, validate, bench (and the float zoo model), record in the results database ``db``
+    (not recorded without one), and write the report to OUT/report."""
+    from .pipeline import DataOptions, run as _run
+    from .runtime_bench.config import BenchConfig
+
+    database = None
+    if db is not None:
+        from .report.db import ResultsDB
+
+        database = ResultsDB(Path(db))
+    try:
+        return _run(model, Path(out_dir), config or BenchConfig(), list(formats) or None, int8=int8,
+                    data=data or DataOptions(), quant=quant, reference=reference, db=database, label=label,
+                    progress=_callback(progress))
+    finally:
+        if database is not None:
+            database.close()
+
+
+def connect(uri: str, *, options: Optional["DeviceOptions"] = None) -> "Target":
     """A device target: 'local', 'ssh://[user@]host[:port]' or 'adb://SERIAL'."""
-    from .devices.targets import DeviceOptions, connect as _connect
+    from .devices.targets import connect as _connect
 
-    return _connect(uri, DeviceOptions(**options) if options else None)
+    return _connect(uri, options)
 
 
-__all__ = ["get_model", "list_models", "export", "connect", "__version__"]
+__all__ = ["__version__", "get_model", "list_models", "export", "validate", "bench", "run", "connect", *_TYPES]

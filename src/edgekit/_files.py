@@ -1,10 +1,11 @@
-"""File helpers: atomic writes (temp file + rename), hashes, writable-directory checks."""
+"""File helpers: atomic writes (temp file + rename), staged runs, hashes, writable-directory checks."""
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -57,3 +58,25 @@ def atomic_path(final: Path) -> Iterator[Path]:
 def write_json_atomic(final: Path, doc: dict) -> None:
     with atomic_path(final) as tmp:
         tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+@contextlib.contextmanager
+def staging_dir(out_dir: Path) -> Iterator[Path]:
+    """A private folder inside ``out_dir`` (same file system, so moving out is a rename) where a
+    run writes everything; removed when the block ends, however it ends. Nothing in ``out_dir``
+    changes until ``move_into`` is called, so a failed run leaves earlier files as they were."""
+    stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=".edgekit-run-"))
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def move_into(files: list[Path], out_dir: Path) -> list[Path]:
+    """Rename staged files into ``out_dir`` in the order given (each rename is atomic)."""
+    moved = []
+    for f in files:
+        final = Path(out_dir) / Path(f).name
+        os.replace(f, final)
+        moved.append(final)
+    return moved

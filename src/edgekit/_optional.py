@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import os
+import sys
 from types import ModuleType
 
+from ._quiet import captured_stderr
 from .errors import MissingDependencyError
 
 
@@ -26,3 +30,20 @@ def require_torch() -> ModuleType:
         raise MissingDependencyError(
             "PyTorch is not installed. Install the CPU build first: pip install torch==2.13.0"
         ) from None
+
+
+def import_tf() -> ModuleType:
+    """tensorflow, imported without its start-up chatter on the user's terminal.
+
+    TF reads TF_CPP_MIN_LOG_LEVEL once, at import; absl's "log messages before
+    absl::InitializeLog()" banner ignores it, so the import runs with fd 2 captured.
+    """
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with captured_stderr():
+            tf = require("tensorflow", extra="tflite")
+    else:
+        tf = sys.modules["tensorflow"]
+    logging.getLogger("absl").setLevel(logging.ERROR)  # "consider providing trackable_obj" etc.
+    tf.get_logger().setLevel(logging.ERROR)
+    return tf

@@ -43,3 +43,20 @@ class AccuracyGateError(EdgekitError):
     """An exported file is less accurate than the requested gate."""
 
     exit_code = 3
+
+
+class UntrustedCodeError(WeightsError):
+    """A model file holds code, which edgekit runs only with --trust-model-code."""
+
+
+TRUST_HINT = "pass --trust-model-code only if you trust where the file came from"
+
+
+class NonFiniteError(EdgekitError):
+    """NaN or inf in weights, in inputs, or in a model's outputs."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first non-empty line of an exception's text (its type name when it has none), cut to ``limit``."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]

@@ -16,7 +16,9 @@ COLUMNS = [("file", "file"), ("engine", "engine"), ("threads", "thr"), ("runs", 
 
 
 def bench_options(fn, engine: bool = True):
-    from ..runtime_bench.measure import PROFILES, RUNNER_ENGINES, BenchConfig
+    from ..formats import FORMATS
+    from ..runtime_bench.config import PROFILES, BenchConfig
+    from ..runtime_bench.engines import ENGINES
 
     opts = [
         click.option("--threads", default="1", show_default=True, help="Thread counts, comma-separated, e.g. 1,2."),
@@ -34,8 +36,10 @@ def bench_options(fn, engine: bool = True):
                           f"runs once. Default {BenchConfig.processes}; 1 = a single process."),
     ]
     if engine:
-        opts.insert(1, click.option("--engine", type=click.Choice(list(RUNNER_ENGINES)), help="Default: by file type "
-                                    "(.onnx onnxruntime, .tflite litert, .xml openvino in f32)."))
+        defaults = ", ".join(f"{f.suffix} {f.default_engine}" + (f" in {hint}" if (hint := ENGINES.get(
+            f.default_engine).precision_hint) else "") for _, f in FORMATS.items())
+        opts.insert(1, click.option("--engine", type=click.Choice(ENGINES.names()),
+                                    help=f"Default: by file type ({defaults})."))
     for o in reversed(opts):
         fn = o(fn)
     return fn
@@ -43,7 +47,7 @@ def bench_options(fn, engine: bool = True):
 
 def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes=None, engine=None,
                  interleave=True):
-    from ..runtime_bench.measure import BenchConfig, parse_threads
+    from ..runtime_bench.config import BenchConfig, parse_threads
 
     return BenchConfig.from_profile(profile, threads=parse_threads(threads), engine=engine, min_runs=min_runs,
                                     min_seconds=min_seconds, warmup_runs=warmup_runs,
@@ -54,8 +58,7 @@ def bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_se
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @bench_options
 @click.option("--no-interleave", is_flag=True, help="Measure files one after another instead of in rounds A B A B.")
-@click.option("--label", help="Name this run in the results database (for `edgekit compare LABEL`).")
-@db_options
+@db_options(label="Name this run in the results database (for `edgekit compare LABEL`).")
 @json_option
 @handle_errors
 @device_options
@@ -73,30 +76,30 @@ def command(files, threads, engine, profile, min_runs, min_seconds, warmup_runs,
     db = open_db(db_path, no_record)
     if devices.wanted():  # --device URI...: measured there (cli/device_bench.py)
         return run_on_devices(files, cfg, devices, db, label, as_json)
-    doc = bench(list(files), cfg, progress)
+    report = bench(list(files), cfg, progress)
     if db is not None:
-        doc["run_id"] = db.record_bench(doc["results"], label=label, command=command_line())
-        doc["db"] = str(db.path)
-        progress(f"recorded as run {doc['run_id']} in {db.path}")
-    emit(doc, as_json, human)
+        report.run_id = db.record_bench(report.results, label=label, command=command_line())
+        report.db = str(db.path)
+        progress(f"recorded as run {report.run_id} in {db.path}")
+    emit(report, as_json, human)
 
 
-def human(doc: dict) -> str:
+def human(report) -> str:
     from ..runtime_bench.bench import result_row
 
-    results = doc["results"]
-    first = results[0]["stats"]["p50_ms"] if len(results) > 1 else None
+    results = report.results
+    first = results[0].stats.p50_ms if len(results) > 1 else None
     lines = [table([result_row(r, first) for r in results], COLUMNS if first else COLUMNS[:-1])]
-    for q in doc["ratios"]:
+    for q in report.ratios:
         lines.append(f"{q['format']} ({q['engine']}, {q['threads']} thr): {q['precision']} is {q['speedup']:.2f}x "
                      f"as fast as fp32 (p50 {q['baseline_p50_ms']:.2f} -> {q['candidate_p50_ms']:.2f} ms)")
     from ..runtime_bench.pool import unsteady_note
 
-    note = unsteady_note(results)
+    note = unsteady_note([r.doc for r in results])
     if note:
         lines.append(note)
-    host, procs = results[0]["host"], results[0].get("processes", 1)
+    host, procs = results[0].host, results[0].processes
     pooled = f"runs pooled from {procs} fresh processes per file" if procs > 1 else "one fresh process per file"
-    lines.append(f"host: {host['cpu_model']}, {host['cores']} cores; timer: {results[0]['timer']}; {pooled}; "
+    lines.append(f"host: {host['cpu_model']}, {host['cores']} cores; timer: {results[0].timer}; {pooled}; "
                  f"peak MB = peak resident memory of a file's largest process")
     return "\n".join(lines)

@@ -91,28 +91,28 @@ def run_on_devices(files, cfg, req: DeviceRequest, db, label: Optional[str], as_
 
     recorded = {"run_id": None, "rows": 0}
 
-    def record(results: list[dict]) -> None:
+    def record(results: list) -> None:
         if db is not None:
-            recorded["run_id"] = db.record_bench(results, run_id=recorded["run_id"], label=label,
-                                                 command=command_line())
+            recorded["run_id"] = db.record_bench(results, run_id=recorded["run_id"],
+                                                 label=label, command=command_line())
             recorded["rows"] += len(results)
 
-    doc = bench_devices(list(files), cfg, list(req.uris), req.options(), progress, req.validate, req.data, record)
+    report = bench_devices(list(files), cfg, list(req.uris), req.options(), progress, req.validate, req.data, record)
     if recorded["run_id"] is not None:
-        doc["run_id"], doc["db"] = recorded["run_id"], str(db.path)
-        progress(f"recorded {recorded['rows']} row(s) as run {doc['run_id']} in {db.path}")
-    if doc["results"]:
-        emit(doc, as_json, human)
-    if doc["errors"]:
-        kept = f"; {len(doc['results'])} result(s) kept" if doc["results"] else ""
-        kept += f" (run {doc['run_id']})" if doc["results"] and doc.get("run_id") else ""
-        lines = [e["error"] for e in doc["errors"]]
+        report.run_id, report.db = recorded["run_id"], str(db.path)
+        progress(f"recorded {recorded['rows']} row(s) as run {report.run_id} in {db.path}")
+    if report.results:
+        emit(report, as_json, human)
+    if report.errors:
+        kept = f"; {len(report.results)} result(s) kept" if report.results else ""
+        kept += f" (run {report.run_id})" if report.results and report.run_id else ""
+        lines = [e["error"] for e in report.errors]
         head = f"{len(lines)} of {len(req.uris)} devices failed: " if len(req.uris) > 1 else ""
         raise DeviceError(head + "; ".join(lines) + kept)
 
 
-def _validation_cell(r: dict) -> Optional[str]:
-    v = r.get("validation")
+def _validation_cell(r) -> Optional[str]:
+    v = r.doc.get("validation")
     if not v:
         return None
     if v.get("status") == "equal":
@@ -122,33 +122,33 @@ def _validation_cell(r: dict) -> Optional[str]:
     return v.get("status")
 
 
-def human(doc: dict) -> str:
+def human(report) -> str:
     from ..runtime_bench.bench import result_row
 
     rows = []
-    for r in doc["results"]:
+    for r in report.results:
         row = result_row(r)
-        pin = r["device"].get("pinning")
-        how = "bm" if r["runtime"] == "benchmark_model" else "runner.py"
-        row.update({"device": r["where"], "method": how + (f"@{pin['mask']}" if pin else ""),
+        pin = r.doc["device"].get("pinning")
+        how = "bm" if r.runtime == "benchmark_model" else "runner.py"
+        row.update({"device": r.where, "method": how + (f"@{pin['mask']}" if pin else ""),
                     "validation": _validation_cell(r)})
         rows.append(row)
     cols = [c for c in COLUMNS if c[0] != "validation" or any(r["validation"] for r in rows)]
     lines = [table(rows, cols)]
-    for q in doc["ratios"]:
+    for q in report.ratios:
         lines.append(f"{q['device']}: {q['format']} ({q['engine']}, {q['threads']} thr): {q['precision']} is "
                      f"{q['speedup']:.2f}x as fast as fp32 ({q['statistic'][:-3]} {q['baseline_ms']:.2f} -> "
                      f"{q['candidate_ms']:.2f} ms)")
     seen = set()
-    for r in doc["results"]:
-        d = r["device"]
-        if r["where"] not in seen:
-            seen.add(r["where"])
-            lines.append(f"{r['where']}: {d.get('arch')}, {d.get('os')}, {d.get('model') or d.get('cpu_model')}; "
-                         f"timer: {r['timer']}" + ("; p50/p90/p99 not reported by benchmark_model (mean/std/min/max are)"
-                                                   if r.get("stats_unavailable") else ""))
+    for r in report.results:
+        d = r.doc["device"]
+        if r.where not in seen:
+            seen.add(r.where)
+            lines.append(f"{r.where}: {d.get('arch')}, {d.get('os')}, {d.get('model') or d.get('cpu_model')}; "
+                         f"timer: {r.timer}" + ("; p50/p90/p99 not reported by benchmark_model (mean/std/min/max are)"
+                                                if r.doc.get("stats_unavailable") else ""))
         for w in d["warnings"]:
-            if (r["where"], w) not in seen:
-                seen.add((r["where"], w))
+            if (r.where, w) not in seen:
+                seen.add((r.where, w))
                 lines.append(f"  warning: {w}")
     return "\n".join(lines)

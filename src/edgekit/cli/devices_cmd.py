@@ -17,12 +17,13 @@ def _cpus(cpus: list[int]) -> str:
 def _describe(uri: str, options) -> dict:
     from ..devices import connect
     from ..devices import benchmark_model as bm
-    from ..devices.probe import RUNTIMES_FOR_FORMAT, big_core_mask, runtime_for, state_warnings
+    from ..devices.probe import big_core_mask, runtime_for, state_warnings
+    from ..formats import FORMATS
 
     with connect(uri, options) as target:
         info = target.describe()
         info["can_run"] = {}
-        for fmt in RUNTIMES_FOR_FORMAT:
+        for fmt in FORMATS.names():
             rt = runtime_for(info, fmt)
             info["can_run"][fmt] = f"runner.py with {rt[0]} {rt[1]}" if rt else None
         if target.kind == "adb":

@@ -5,26 +5,56 @@ from pathlib import Path
 
 import click
 
+from ..export import EXPORTERS
+from ..formats import FORMATS
+from ..quantize.tflite_int8 import IO_DTYPES
+from ..types import CalibrationMethod
 from .common import emit, handle_errors, json_option, progress, table
 from .model_options import model_options, resolve_model
 from .results_options import command_line, db_options, open_db
+
+FORMAT_HELP = f"{', '.join(EXPORTERS.names())}; repeatable. Default: every installed format."
+
+
+def _calib_method_help() -> str:
+    """--calib-method's help, from each exporter's declared calibration."""
+    offers = {name: e.calibration for name, e in EXPORTERS.items() if e.calibration}
+    title = {name: FORMATS.get(name).title for name in offers}
+
+    def grouped(by: dict) -> dict:
+        out: dict = {}
+        for k, v in by.items():
+            out.setdefault(v, []).append(k)
+        return out
+
+    def both(items) -> str:
+        items = list(items)
+        return " and ".join(filter(None, [", ".join(items[:-1]), items[-1]]))
+
+    bests = ", ".join(f"{both(title[f] for f in fs)} {m}"
+                      for m, fs in grouped({f: c.best for f, c in offers.items()}).items())
+    methods = [m for m in CalibrationMethod if m != CalibrationMethod.AUTO]
+    everywhere = [m for m in methods if all(m in c.methods for c in offers.values())]
+    some = grouped({m: tuple(f for f, c in offers.items() if m in c.methods) for m in methods if m not in everywhere})
+    only = "; ".join(f"{both(ms)} {'are' if len(ms) > 1 else 'is'} {both(title[f] for f in fs)} only"
+                     for fs, ms in some.items() if fs)
+    return (f"How int8 activation ranges are chosen: auto (each format's best: {bests}), "
+            f"{', '.join(everywhere)}" + (f"; {only}." if only else "."))
 
 
 @click.command("export")
 @click.argument("model")
 @model_options
-@click.option("--format", "formats", multiple=True, help="onnx, tflite, openvino; repeatable. Default: every installed format.")
+@click.option("--format", "formats", multiple=True, help=FORMAT_HELP)
 @click.option("--int8", is_flag=True, help="Also write int8 files (post-training quantization).")
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
 @click.option("--data", type=click.Path(path_type=Path), help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
-@click.option("--calib-method", default="auto", show_default=True,
-              help="How int8 activation ranges are chosen: auto (each format's best: ONNX mse, TFLite and "
-                   "OpenVINO minmax), minmax, percentile; entropy and mse are ONNX only.")
+@click.option("--calib-method", default="auto", show_default=True, help=_calib_method_help())
 @click.option("--calib-samples", default=100, show_default=True, help="Calibration images used at most.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True)
 @click.option("--framework", type=click.Choice(["torch", "keras"]),
               help="Export a zoo model's PyTorch build (default) or its Keras build (then --weights may also be a .weights.h5 saved from it). Keras files (.keras/.h5/SavedModel) are keras.")
-@click.option("--io-dtype", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True,
+@click.option("--io-dtype", type=click.Choice(IO_DTYPES), default="int8", show_default=True,
               help="Input/output type of int8 .tflite files (uint8: TFLite Task Library / ML Kit; float32: float interface).")
 @click.option("--fp16", is_flag=True, help="Also write a .tflite with float16 weights.")
 @click.option("--int16x8", is_flag=True, help="Also write a 16x8 .tflite (int16 activations, int8 weights).")
@@ -41,27 +71,26 @@ def command(model, formats, int8, calib, data, calib_method, calib_samples, out_
 
     quant = QuantConfig(method=calib_method, samples=calib_samples)  # validate flags first
     db = open_db(db_path, no_record)  # an unusable database fails before the slow work
-    extra, options = _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback)
+    options = _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback)
     loaded = _resolve(model, framework, model_kw)
     result = export(loaded, out_dir, list(formats) or None, int8=int8,
                     data=DataOptions(calib=calib, eval=data), quant=quant, progress=progress,
-                    extra_precisions=extra, options=options)
+                    options=(options,))
     if db:
         db.record_export(result.artifacts, command=command_line())
     emit(result.to_dict(), as_json, _human)
 
 
 def _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback):
-    """The TFLite-only flags: extra precisions and TfliteOptions (refused without tflite)."""
+    """The TFLite-only flags as TfliteOptions (refused without tflite)."""
     from ..errors import ConfigError
-
-    extra = [p for p, on in (("fp16", fp16), ("int16x8", int16x8)) if on]
-    if formats and "tflite" not in formats and (extra or float_fallback or io_dtype != "int8"):
-        raise ConfigError("--fp16, --int16x8, --io-dtype and --float-fallback apply to .tflite files; "
-                          "add --format tflite")
     from ..export.tflite_export import TfliteOptions
 
-    return {"tflite": extra}, {"tflite": TfliteOptions(io_dtype=io_dtype, float_fallback=float_fallback)}
+    options = TfliteOptions(io_dtype=io_dtype, float_fallback=float_fallback, fp16=fp16, int16x8=int16x8)
+    if formats and "tflite" not in formats and options != TfliteOptions():
+        raise ConfigError("--fp16, --int16x8, --io-dtype and --float-fallback apply to .tflite files; "
+                          "add --format tflite")
+    return options
 
 
 def _resolve(model, framework, model_kw):

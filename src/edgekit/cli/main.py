@@ -6,7 +6,7 @@ import importlib
 import click
 
 # module name -> the click command it defines (module attribute `command`)
-COMMANDS = ["models", "summary", "export_cmd", "validate_cmd", "inspect_cmd",
+COMMANDS = ["models", "summary", "train_cmd", "export_cmd", "validate_cmd", "inspect_cmd",
             "bench_cmd", "history_cmd", "compare_cmd", "report_cmd", "run_cmd", "devices_cmd"]
 
 
@@ -17,13 +17,7 @@ def cli() -> None:
 
 
 for _name in COMMANDS:
-    try:
-        _mod = importlib.import_module(f"{__package__}.{_name}")
-    except ModuleNotFoundError as _exc:  # a command not written yet
-        if _exc.name != f"{__package__}.{_name}":
-            raise
-        continue
-    cli.add_command(_mod.command)
+    cli.add_command(importlib.import_module(f"{__package__}.{_name}").command)
 
 
 def main() -> None:

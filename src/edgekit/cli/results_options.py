@@ -9,8 +9,13 @@ from typing import Optional
 import click
 
 
-def db_options(fn):
+def db_options(fn=None, label: str = ""):
+    """--db and --no-record; with ``label`` (its help text) also --label."""
+    if fn is None:
+        return lambda f: db_options(f, label)
     fn = click.option("--no-record", is_flag=True, help="Do not record this in the results database.")(fn)
+    if label:
+        fn = click.option("--label", help=label)(fn)
     return click.option(
         "--db", "db_path", type=click.Path(path_type=Path), envvar="EDGEKIT_DB",
         help="Results database (SQLite). Default: $EDGEKIT_DB, else $XDG_DATA_HOME/edgekit/results.sqlite "

@@ -2,7 +2,6 @@
 model, bench each (and the float PyTorch model) at 1 thread, record, and write the report."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ import click
 from .bench_cmd import bench_config, bench_options
 from .bench_cmd import human as bench_table
 from .common import emit, handle_errors, json_option, progress
+from .export_cmd import FORMAT_HELP
 from .model_options import model_options, resolve_model
 from .results_options import command_line, db_options, open_db
 
@@ -18,53 +18,32 @@ from .results_options import command_line, db_options, open_db
 @click.argument("model")
 @model_options
 @click.option("--int8", is_flag=True, help="Also write, validate and bench int8 files.")
-@click.option("--format", "formats", multiple=True, help="onnx, tflite, openvino; repeatable. Default: every installed format.")
+@click.option("--format", "formats", multiple=True, help=FORMAT_HELP)
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration images (folder) or .npy. Default: photos shipped with edgekit.")
 @click.option("--data", type=click.Path(path_type=Path), help="Evaluation images, disjoint from --calib. Default: a held-out part of --calib.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True,
               help="Exported files; the report goes to OUT/report.")
 @bench_options
 @click.option("--no-reference", is_flag=True, help="Do not time the float PyTorch model.")
-@click.option("--label", help="Name this run in the results database.")
-@db_options
+@db_options(label="Name this run in the results database.")
 @json_option
 @handle_errors
 def command(model, int8, formats, calib, data, out_dir, threads, profile, min_runs, min_seconds, warmup_runs,
             warmup_seconds, processes, no_reference, label, db_path, no_record, as_json, **model_kw):
     """The whole flow for MODEL (a zoo name, or a user's model as `edgekit export` takes)."""
-    from ..pipeline import DataOptions, export
-    from ..quantize import QuantConfig
-    from ..report.build import write_report
-    from ..report.db import environment
-    from ..runtime_bench.bench import bench
-    from ..zoo import MODELS
+    from ..pipeline import DataOptions, run
 
     cfg = bench_config(threads, profile, min_runs, min_seconds, warmup_runs, warmup_seconds, processes)  # flags first
-    quant = QuantConfig()
     db = open_db(db_path, no_record)
-    start = time.monotonic()
     loaded = resolve_model(model, **model_kw)
-    result = export(loaded, out_dir, list(formats) or None, int8=int8, data=DataOptions(calib=calib, eval=data),
-                    quant=quant, progress=progress)
-    progress(f"run: {len(result.artifacts)} files exported and validated in {time.monotonic() - start:.0f} s")
-    run_id = db.record_export(result.artifacts, kind="run", label=label, command=command_line()) if db else None
-    reference = None
-    if not no_reference and model in MODELS and not loaded.notes.get("preprocess_overridden"):
-        reference = (model, model_kw.get("weights"))
-    doc = bench([a.path for a in result.artifacts], cfg, progress, reference=reference)
-    if db:
-        db.record_bench(doc["results"], run_id=run_id)
-    report = {"title": f"edgekit run {model}" + (f" (run {run_id})" if run_id else ""), "results": doc["results"],
-              "env": environment(doc["results"]), "ratios": doc["ratios"],
-              "run": {"id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
-    written = write_report(report, Path(out_dir) / "report")
-    progress(f"run: done in {time.monotonic() - start:.0f} s; report: {written['html']}")
-    doc.update(export=result.to_dict(), report=written, run_id=run_id, db=str(db.path) if db else None)
-    emit(doc, as_json, _human)
+    result = run(loaded, out_dir, cfg, list(formats) or None, int8=int8, data=DataOptions(calib=calib, eval=data),
+                 reference=not no_reference, db=db, label=label, command=command_line(), progress=progress)
+    emit(result, as_json, _human)
 
 
-def _human(doc: dict) -> str:
-    lines = [bench_table(doc)]
+def _human(result) -> str:
+    doc = result.to_dict()
+    lines = [bench_table(result.bench)]
     for a in doc["export"]["artifacts"]:
         acc = a["meta"].get("accuracy") or {}
         if acc:

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from .common import emit, handle_errors, json_option, progress, table
+from .model_options import trust_model_code_option
 
 
 @click.command("validate")
@@ -15,23 +16,14 @@ from .common import emit, handle_errors, json_option, progress, table
 @click.option("--weights", type=click.Path(path_type=Path), help="Float weights, if not the file the sidecar names.")
 @click.option("--engine", help="Engine to run the file with (default: the format's usual one).")
 @click.option("--threads", default=1, show_default=True)
+@trust_model_code_option
 @json_option
 @handle_errors
-def command(artifact, data, weights, engine, threads, as_json):
+def command(artifact, data, weights, engine, threads, trust_model_code, as_json):
     """Compare ARTIFACT's outputs with its float source model on real images."""
-    from ..data import default_photos
-    from ..export.artifact import Artifact
-    from ..pipeline import load_images, reload_source
-    from ..runtime_bench.engines.reference_engine import reference_engine
-    from ..runtime_bench.validate import validate_outputs
+    from ..pipeline import validate
 
-    art = Artifact.load(artifact)
-    loaded = reload_source(art, weights)
-    images = load_images(loaded.card, data, progress) if data else default_photos(loaded.card.preprocess)
-    progress(f"validate: float reference on {len(images)} images")
-    ref = reference_engine(loaded).run(images.arrays)
-    result = validate_outputs(ref, art.path, images, engine=engine, threads=threads)
-    result["file"] = str(art.path)
+    result = validate(artifact, data, weights, engine, threads, trust_code=trust_model_code, progress=progress)
     emit(result, as_json, lambda d: table([d], [
         ("file", "file"), ("top1_agreement", "top-1 agree"), ("top5_agreement", "top-5 agree"),
         ("cosine_mean", "cosine"), ("sqnr_db", "SQNR dB"), ("samples", "images")]))

@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 
+from .._finite import require_finite_arrays
 from ..errors import DataError
 from .preprocess import IMAGE_EXTENSIONS, load_image
 
@@ -79,7 +80,10 @@ def load_image_set(folder: Path, pre, limit: Optional[int] = None, progress=None
         arrays.append(load_image(p, pre))
         if progress:
             progress(i + 1, len(files))
-    return ImageSet(np.stack(arrays), names, read_labels(folder), origin=str(folder))
+    stacked = np.stack(arrays)
+    require_finite_arrays(stacked, names, f"Images in '{folder}' after preprocessing",
+                          "Check the model card's mean and std (--mean/--std): they must be finite, std > 0")
+    return ImageSet(stacked, names, read_labels(folder), origin=str(folder))
 
 
 def load_npy(path: Path, input_shape: tuple[int, ...]) -> ImageSet:
@@ -96,7 +100,10 @@ def load_npy(path: Path, input_shape: tuple[int, ...]) -> ImageSet:
             f"'{path}' has shape {arr.shape}; expected (N, {', '.join(map(str, input_shape[1:]))}) "
             "preprocessed like the model card"
         )
-    return ImageSet(arr.astype(np.float32), [f"{path.name}[{i}]" for i in range(len(arr))], origin=str(path))
+    names = [f"{path.name}[{i}]" for i in range(len(arr))]
+    arr = arr.astype(np.float32)
+    require_finite_arrays(arr, names, f"Inputs in '{path}'", "A .npy of inputs must hold preprocessed images, all values finite")
+    return ImageSet(arr, names, origin=str(path))
 
 
 def default_photos(pre, progress=None) -> ImageSet:

@@ -13,15 +13,15 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..errors import ConfigError, DeviceError
-from ..runtime_bench import runner as runner_mod
+from ..errors import DeviceError
+from ..formats import FORMATS, format_of
+from ..runtime_bench.command import RUNNER, runner_argv
+from ..runtime_bench.engines import EngineSpec, engine_for
 from ..runtime_bench.pool import per_process_config, pool
+from ..runtime_bench.runner import model_files
 from . import benchmark_model as bm
 from . import probe
 from .transport import check, tail
-
-RUNNER = Path(runner_mod.__file__)
-FORMAT_NAMES = {"tflite": "TFLite", "onnx": "ONNX", "openvino": "OpenVINO"}
 
 
 def no_runtime_message(target, info: dict, fmt: str) -> str:
@@ -29,17 +29,17 @@ def no_runtime_message(target, info: dict, fmt: str) -> str:
     rts = info.get("runtimes") or {}
     if info.get("python") is None:
         return (f"{target.name}: no python at '{py}' on the device ({info.get('python_error', '')[:80]}); "
-                f"install python3 there and `pip install {probe.INSTALL_FOR_FORMAT[fmt]}` in a venv, "
+                f"install python3 there and `pip install {probe.install_for_format(fmt)}` in a venv, "
                 "then pass its interpreter as ?python=PATH in the device URI")
     have = ", ".join(f"{k} {v}" for k, v in rts.items() if v) or "none of numpy/ai_edge_litert/tflite_runtime/onnxruntime"
-    return (f"{target.name}: the device's {py} (Python {info['python']}) cannot run {FORMAT_NAMES[fmt]} files "
-            f"(has: {have}); install there: {py} -m pip install {probe.INSTALL_FOR_FORMAT[fmt]} "
+    return (f"{target.name}: the device's {py} (Python {info['python']}) cannot run {FORMATS.get(fmt).title} files "
+            f"(has: {have}); install there: {py} -m pip install {probe.install_for_format(fmt)} "
             "(on Raspberry Pi OS: in a venv, then use ?python=/path/to/venv/bin/python)")
 
 
-def choose_method(target, info: dict, fmt: str, engine: str) -> str:
+def choose_method(target, info: dict, fmt: str, engine: EngineSpec) -> str:
     """benchmark_model for .tflite on Android when the binary is at hand; runner.py otherwise."""
-    if target.kind == "adb" and fmt == "tflite" and engine == "litert":
+    if target.kind == "adb" and fmt == "tflite" and engine.backend == "litert":
         if bm.find_binary(info.get("abi"), target.options.benchmark_binary) is not None:
             return "benchmark_model"
         if probe.runtime_for(info, fmt) is None:
@@ -72,21 +72,15 @@ def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = l
     device lost at the second thread count still leaves the first result with the caller).
     The first result carries "_outputs_file" (device outputs of ``validation_inputs``) or a
     "validation" saying why there are none."""
-    from ..export.artifact import format_of
-    from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
-    from ..runtime_bench.measure import RUNNER_ENGINES
-
     fmt = format_of(path)
-    engine = cfg.engine or DEFAULT_ENGINE_FOR_FORMAT[fmt]
-    if fmt not in RUNNER_ENGINES[engine][2]:
-        raise ConfigError(f"Engine {engine} cannot run {fmt} files ('{path.name}')")
+    engine = engine_for(path, cfg.engine)
     info = target.describe()
     method = choose_method(target, info, fmt, engine)
     results: list[dict] = []
     validation: Optional[dict] = None  # set below, merged into the first result
 
     def done(r: dict) -> None:
-        r["file"], r["engine_name"], r["where"] = str(path), engine, target.uri.text
+        r["file"], r["engine_name"], r["where"] = str(path), engine.name, target.uri.text
         r.setdefault("processes", 1)  # benchmark_model: one process, its own statistics
         if not results and validation is not None:
             r.update(validation)
@@ -96,7 +90,7 @@ def bench_on_target(target, path: Path, cfg, progress: Callable[[str], None] = l
     with tempfile.TemporaryDirectory(prefix="edgekit-dev-") as td, target.workdir() as d:
         local = Path(td)
         remote_model = f"{d}/{path.name}"
-        for f in runner_mod.model_files(str(path)):  # an OpenVINO .xml brings its .bin
+        for f in model_files(str(path)):  # an OpenVINO .xml brings its .bin
             target.transport.push(Path(f), f"{d}/{Path(f).name}", timeout=600)
         want_outputs = validation_inputs is not None and outputs_out is not None
         if method == "benchmark_model":
@@ -126,26 +120,10 @@ def pinning(target, info: dict, threads: int) -> Optional[dict]:
 
 # ---- runner.py ----
 
-def _runner_argv(target, d: str, remote_model: str, engine: str, threads: int, cfg, json_out: str,
-                 inputs: Optional[str] = None, outputs: Optional[str] = None, quick: bool = False) -> list[str]:
-    from ..runtime_bench.measure import RUNNER_ENGINES
-
-    eng, hint, _ = RUNNER_ENGINES[engine]
-    argv = [target.python_path(), f"{d}/runner.py", "--model", remote_model, "--engine", eng,
-            "--threads", str(threads), "--json-out", json_out]
-    if quick:  # outputs only: one timed run, no warm-up
-        argv += ["--warmup", "0", "--warmup-seconds", "0", "--min-runs", "1", "--min-seconds", "0", "--no-times"]
-    else:
-        argv += ["--warmup", str(cfg.warmup_runs), "--warmup-seconds", str(cfg.warmup_seconds),
-                 "--min-runs", str(cfg.min_runs), "--min-seconds", str(cfg.min_seconds),
-                 "--max-seconds", str(cfg.max_seconds)]
-        if not cfg.keep_times:
-            argv.append("--no-times")
-    if hint:
-        argv += ["--precision-hint", hint]
-    if inputs:
-        argv += ["--input-npy", inputs, "--output-npy", outputs]
-    return argv
+def _runner_argv(target, d: str, remote_model: str, engine: EngineSpec, threads: int, cfg, json_out: str,
+                 inputs: Optional[str] = None, outputs: Optional[str] = None) -> list[str]:
+    return runner_argv([target.python_path(), f"{d}/runner.py"], remote_model, threads, json_out, engine, cfg,
+                       inputs, outputs)
 
 
 def _run_runner(target, argv: list[str], json_remote: str, local: Path, path: Path, timeout: float) -> dict:
@@ -160,8 +138,8 @@ def _run_runner(target, argv: list[str], json_remote: str, local: Path, path: Pa
             raise
     if doc is not None and "error" in doc:
         if doc.get("error_kind") == "missing_runtime":
-            fmt = {".tflite": "tflite", ".onnx": "onnx"}.get(path.suffix.lower(), "openvino")
-            raise DeviceError(no_runtime_message(target, target.describe(), fmt) + f" [runner: {doc['error']}]")
+            raise DeviceError(no_runtime_message(target, target.describe(), format_of(path))
+                              + f" [runner: {doc['error']}]")
         raise DeviceError(f"{target.name}: {path.name}: {doc['error']}")
     if not r.ok or doc is None:
         raise DeviceError(f"{target.name}: runner.py failed on {path.name} (exit {r.returncode}): "
@@ -183,7 +161,7 @@ def _bench_runner(target, info, path, remote_model, d, engine, cfg, local, progr
         docs = []
         for k in range(cfg.processes):
             tag = f" [process {k + 1}/{cfg.processes}]" if cfg.processes > 1 else ""
-            progress(f"{target.name}: bench {path.name} ({engine}, {threads} thread(s)) with runner.py{tag}")
+            progress(f"{target.name}: bench {path.name} ({engine.name}, {threads} thread(s)) with runner.py{tag}")
             json_remote = f"{d}/result-{i}-{k}.json"
             first = i == 0 and k == 0 and remote_in is not None
             argv = _runner_argv(target, d, remote_model, engine, threads, share, json_remote,
@@ -205,7 +183,7 @@ def _outputs_only(target, d, remote_model, engine, inputs, outputs_out, local, p
     target.transport.push(RUNNER, f"{d}/runner.py")
     target.transport.push(inputs, f"{d}/inputs.npy", timeout=600)
     argv = _runner_argv(target, d, remote_model, engine, 1, None, f"{d}/outputs.json", f"{d}/inputs.npy",
-                        f"{d}/outputs.npy", quick=True)
+                        f"{d}/outputs.npy")
     _run_runner(target, argv, f"{d}/outputs.json", local, Path(remote_model), 1800)
     target.transport.pull(f"{d}/outputs.npy", outputs_out, timeout=300)
 
@@ -221,7 +199,7 @@ def _bench_binary(target, info, path, remote_model, d, cfg, progress, done) -> N
     remote_bin = f"{d}/benchmark_model"
     target.transport.push(binary, remote_bin, timeout=600)
     check(target.transport, ["chmod", "755", remote_bin], "chmod of benchmark_model")
-    sha, size = sha256(path), sum(Path(f).stat().st_size for f in runner_mod.model_files(str(path)))
+    sha, size = sha256(path), sum(Path(f).stat().st_size for f in model_files(str(path)))
     for threads in cfg.threads:
         target.cooldown(progress)
         pin = pinning(target, info, threads)

@@ -10,30 +10,24 @@ from __future__ import annotations
 import queue
 import tempfile
 import threading
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ConfigError, EdgekitError
+from ..runtime_bench.bench import BenchReport, artifact_info, speed_ratios
+from ..runtime_bench.engines import engine_for
+from ..runtime_bench.result import BenchResult, results_of
 from .targets import DeviceOptions, connect, parse_uri
 
 
 def check_files(files: list[Path], cfg) -> list[Path]:
     """Host-side checks before any device is contacted (the host needs no runtime for this)."""
-    from ..export.artifact import format_of
-    from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
-    from ..runtime_bench.measure import RUNNER_ENGINES
-
     out = []
     for f in files:
         f = Path(f)
         if not f.is_file():
             raise ConfigError(f"File '{f}' does not exist")
-        fmt = format_of(f)
-        engine = cfg.engine or DEFAULT_ENGINE_FOR_FORMAT[fmt]
-        if fmt not in RUNNER_ENGINES[engine][2]:
-            raise ConfigError(f"Engine {engine} cannot run {fmt} files ('{f.name}'); "
-                              f"it runs: {', '.join(RUNNER_ENGINES[engine][2])}")
+        engine_for(f, cfg.engine)
         out.append(f)
     return out
 
@@ -48,10 +42,8 @@ def summary_line(info: dict) -> str:
 
 def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOptions,
                   progress: Callable[[str], None] = lambda m: None, validate: bool = False,
-                  data: Optional[Path] = None, on_results: Callable[[list[dict]], None] = lambda r: None) -> dict:
-    from ..runtime_bench.bench import artifact_info
-    from ..runtime_bench.engines.base import DEFAULT_ENGINE_FOR_FORMAT
-    from ..export.artifact import format_of
+                  data: Optional[Path] = None,
+                  on_results: Callable[[list[BenchResult]], None] = lambda r: None) -> BenchReport:
     import numpy as np
 
     from .validation import compare, host_reference
@@ -60,21 +52,20 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
     if len({p.text for p in parsed}) != len(parsed):
         raise ConfigError("The same --device is given twice; a device runs one benchmark at a time")
     files = check_files(files, cfg)
-    arts = {str(f): artifact_info(f) for f in files}
+    arts = {str(f): artifact_info(f).to_dict() for f in files}
     with tempfile.TemporaryDirectory(prefix="edgekit-devices-") as td:
         work = Path(td)
         refs = {}
         if validate:
             for f in files:
-                refs[str(f)] = host_reference(f, cfg.engine or DEFAULT_ENGINE_FOR_FORMAT[format_of(f)], data, work,
-                                              progress)
+                refs[str(f)] = host_reference(f, engine_for(f, cfg.engine), data, work, progress)
         q: queue.Queue = queue.Queue()
         threads = [threading.Thread(target=_worker, daemon=True, name=f"edgekit-device-{i}",
                                     args=(i, p, files, cfg, options, refs, work, q, progress))
                    for i, p in enumerate(parsed)]
         for t in threads:
             t.start()
-        results, errors, infos, bug, warned = [], [], {}, None, set()
+        results, order, errors, infos, bug, warned = [], {}, [], {}, None, set()
         running = len(threads)
         while running:
             kind, i, payload = q.get()
@@ -83,7 +74,6 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
             elif kind == "results":
                 for r in payload:
                     r["artifact"] = arts[r["file"]]
-                    r["_order"] = (i, [str(f) for f in files].index(r["file"]), r["threads"])
                     out = r.pop("_outputs_file", None)
                     if out is not None and r["file"] in refs:
                         r["validation"] = compare(refs[r["file"]], np.load(out))
@@ -94,8 +84,11 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
                         if (i, w) not in warned:
                             warned.add((i, w))
                             progress(f"warning: {parsed[i].text}: {w}")
-                results += payload
-                on_results(payload)
+                parsed_results = results_of(payload)
+                for r in parsed_results:
+                    order[id(r)] = (i, [str(f) for f in files].index(r.file), r.threads)
+                results += parsed_results
+                on_results(parsed_results)
             elif kind == "error":
                 if isinstance(payload, EdgekitError):
                     errors.append({"device": parsed[i].text, "error": str(payload), "kind": type(payload).__name__})
@@ -109,9 +102,8 @@ def bench_devices(files: list[Path], cfg, uris: list[str], options: DeviceOption
             t.join()
     if bug is not None:
         raise bug  # an edgekit bug: keep its traceback
-    results.sort(key=lambda r: r.pop("_order"))
-    return {"results": results, "errors": errors, "devices": infos, "ratios": device_ratios(results),
-            "config": asdict(cfg)}
+    results.sort(key=lambda r: order[id(r)])
+    return BenchReport(results, speed_ratios(results, by_device=True), cfg, errors=errors, devices=infos)
 
 
 def _worker(i, uri, files, cfg, options, refs, work, q, progress) -> None:
@@ -129,23 +121,3 @@ def _worker(i, uri, files, cfg, options, refs, work, q, progress) -> None:
         q.put(("error", i, exc))
     finally:
         q.put(("done", i, None))
-
-
-def device_ratios(results: list[dict]) -> list[dict]:
-    """int8 vs fp32 of the same model and format on the same device and thread count.
-
-    p50 when the device reports it, else the mean (benchmark_model prints no percentiles)."""
-    out = []
-    key = lambda r: (r["where"], r["artifact"]["model"], r["artifact"]["format"], r["engine_name"], r["threads"])  # noqa: E731
-    fp32 = {key(r): r for r in results if r["artifact"]["precision"] == "fp32"}
-    for r in results:
-        base = fp32.get(key(r))
-        if base is None or r is base or r["artifact"]["precision"] == "fp32":
-            continue
-        stat = "p50_ms" if base["stats"]["p50_ms"] is not None and r["stats"]["p50_ms"] is not None else "mean_ms"
-        out.append({"device": r["where"], "format": r["artifact"]["format"], "engine": r["engine_name"],
-                    "threads": r["threads"], "baseline": base["file"], "candidate": r["file"],
-                    "precision": r["artifact"]["precision"], "statistic": stat,
-                    "baseline_ms": base["stats"][stat], "candidate_ms": r["stats"][stat],
-                    "speedup": base["stats"][stat] / r["stats"][stat]})
-    return out

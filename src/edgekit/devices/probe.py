@@ -15,6 +15,10 @@ import json
 import re
 from typing import Optional
 
+from ..formats import FORMATS
+from ..runtime_bench.engines import ENGINES
+from ..runtime_bench.runner import BACKENDS
+
 HOT_C = 70.0  # a Pi 4 throttles at 80-85 degC; at 70 results already drift on passively cooled boards
 
 # Under emulation every exec costs ~0.1-0.5 s, so each script execs as few programs as it can:
@@ -46,9 +50,7 @@ try:
 except ImportError:
     m = None
 out = {"python": platform.python_version(), "executable": sys.executable}
-for mod, dists in [("numpy", "numpy"), ("ai_edge_litert", "ai-edge-litert"), ("tflite_runtime", "tflite-runtime"),
-                   ("tensorflow", "tensorflow tensorflow-cpu tensorflow-aarch64"), ("onnxruntime", "onnxruntime"),
-                   ("openvino", "openvino")]:
+for mod, dists in %s:
     try:
         found = u.find_spec(mod) is not None
     except Exception:
@@ -62,12 +64,18 @@ for mod, dists in [("numpy", "numpy"), ("ai_edge_litert", "ai-edge-litert"), ("t
             pass
     out[mod] = version
 print("EDGEKIT_PROBE " + json.dumps(out))
-'''
+''' % repr([("numpy", "numpy")] + [rt for b in BACKENDS.values() for rt in b.runtimes])
 
-# runtime modules able to run each format with runner.py, best first
-RUNTIMES_FOR_FORMAT = {"tflite": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "onnx": ("onnxruntime",),
-                       "openvino": ("openvino",)}
-INSTALL_FOR_FORMAT = {"tflite": "ai-edge-litert numpy", "onnx": "onnxruntime numpy", "openvino": "openvino numpy"}
+
+
+def runtimes_for_format(fmt: str) -> tuple[tuple[str, str], ...]:
+    """(module, pip names) able to run ``fmt`` with runner.py: its default engine's runtimes, best first."""
+    return ENGINES.get(FORMATS.get(fmt).default_engine).runtimes
+
+
+def install_for_format(fmt: str) -> str:
+    """What to pip-install on a device so runner.py runs ``fmt``."""
+    return f"{runtimes_for_format(fmt)[0][1].split()[0]} numpy"
 
 # ARM "CPU part" (implementer 0x41) -> core name
 ARM_PARTS = {"0xd03": "Cortex-A53", "0xd04": "Cortex-A35", "0xd05": "Cortex-A55", "0xd07": "Cortex-A57",
@@ -100,17 +108,22 @@ def grep_h(lines: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def grep_files(lines: list[str], pattern: str) -> list[tuple[str, str, str]]:
+    """`grep -H` lines whose path matches ``pattern`` (groups: the item, the file) -> [(item, file, value)]."""
+    out = []
+    for path, value in grep_h(lines):
+        m = re.search(pattern, path)
+        if m:
+            out.append((m.group(1), m.group(2), value.strip()))
+    return out
+
+
 def parse_cpus(lines: list[str]) -> list[dict]:
     """grep -H of cpuN/cpufreq/{cpuinfo_max_freq,scaling_governor,scaling_cur_freq} and cpuN/online."""
     cpus: dict[int, dict] = {}
-    for path, value in grep_h(lines):
-        m = re.search(r"/cpu(\d+)/(?:cpufreq/)?(\w+)$", path)
-        if not m:
-            continue
-        c = cpus.setdefault(int(m.group(1)), {"cpu": int(m.group(1)), "max_khz": None, "governor": None,
-                                               "cur_khz": None, "online": True})
-        value = value.strip()
-        key = m.group(2)
+    for cpu, key, value in grep_files(lines, r"/cpu(\d+)/(?:cpufreq/)?(\w+)$"):
+        c = cpus.setdefault(int(cpu), {"cpu": int(cpu), "max_khz": None, "governor": None,
+                                       "cur_khz": None, "online": True})
         if key == "cpuinfo_max_freq" and value.isdigit():
             c["max_khz"] = int(value)
         elif key == "scaling_cur_freq" and value.isdigit():
@@ -199,14 +212,11 @@ def parse_throttled(lines: list[str]) -> Optional[dict]:
 
 def parse_thermal(lines: list[str]) -> list[dict]:
     zones: dict[str, dict] = {}
-    for path, value in grep_h(lines):
-        m = re.search(r"/(thermal_zone\d+)/(temp|type)$", path)
-        if not m:
-            continue
-        z = zones.setdefault(m.group(1), {"zone": m.group(1), "type": "", "temp_c": None})
-        if m.group(2) == "type":
-            z["type"] = value.strip()
-        elif re.fullmatch(r"-?\d+", value.strip()):
+    for zone, key, value in grep_files(lines, r"/(thermal_zone\d+)/(temp|type)$"):
+        z = zones.setdefault(zone, {"zone": zone, "type": "", "temp_c": None})
+        if key == "type":
+            z["type"] = value
+        elif re.fullmatch(r"-?\d+", value):
             v = int(value)
             z["temp_c"] = v / 1000 if abs(v) > 200 else float(v)  # millidegrees (a few report degrees)
     return [z for z in zones.values() if z["temp_c"] is not None]
@@ -305,7 +315,7 @@ def runtime_for(info: dict, fmt: str) -> Optional[tuple[str, str]]:
     rts = info.get("runtimes") or {}
     if not rts.get("numpy"):
         return None
-    for mod in RUNTIMES_FOR_FORMAT.get(fmt, ()):
+    for mod, _ in runtimes_for_format(fmt):
         if rts.get(mod):
             return mod, rts[mod]
     return None

@@ -21,7 +21,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import ConfigError, DataError, DeviceError
-from .bench_device import RUNNER
+from ..runtime_bench.command import RUNNER, runner_argv
+from ..runtime_bench.engines import EngineSpec
 from .transport import tail
 
 
@@ -34,17 +35,11 @@ class HostReference:
     runtime: str
 
 
-def _host_runner(path: Path, engine: str, work: Path, tag: str, inputs: Optional[Path] = None) -> tuple[dict, Optional[Path]]:
-    from ..runtime_bench.measure import RUNNER_ENGINES
-
-    eng, hint, _ = RUNNER_ENGINES[engine]
+def _host_runner(path: Path, engine: EngineSpec, work: Path, tag: str,
+                 inputs: Optional[Path] = None) -> tuple[dict, Optional[Path]]:
     json_out, out_npy = work / f"{tag}.json", work / f"{tag}.npy"
-    argv = [sys.executable, str(RUNNER), "--model", str(path), "--engine", eng, "--threads", "1", "--warmup", "0",
-            "--warmup-seconds", "0", "--min-runs", "1", "--min-seconds", "0", "--no-times", "--json-out", str(json_out)]
-    if hint:
-        argv += ["--precision-hint", hint]
-    if inputs is not None:
-        argv += ["--input-npy", str(inputs), "--output-npy", str(out_npy)]
+    argv = runner_argv([sys.executable, str(RUNNER)], path, 1, json_out, engine, None,
+                       inputs, out_npy if inputs is not None else None)
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                        timeout=1800, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     doc = json.loads(json_out.read_text()) if json_out.is_file() else {}
@@ -54,7 +49,7 @@ def _host_runner(path: Path, engine: str, work: Path, tag: str, inputs: Optional
     return doc, (out_npy if inputs is not None else None)
 
 
-def _images(path: Path, data: Optional[Path], work: Path, engine: str, progress) -> tuple[np.ndarray, str]:
+def _images(path: Path, data: Optional[Path], work: Path, engine: EngineSpec, progress) -> tuple[np.ndarray, str]:
     from ..data import default_photos, split_calibration_eval
     from ..data.sources import load_image_set
     from ..export.artifact import Artifact
@@ -78,7 +73,7 @@ def _images(path: Path, data: Optional[Path], work: Path, engine: str, progress)
     return evalset.arrays, f"{evalset.origin}, evaluation half ({len(evalset)} photos)"
 
 
-def host_reference(path: Path, engine: str, data: Optional[Path], work: Path,
+def host_reference(path: Path, engine: EngineSpec, data: Optional[Path], work: Path,
                    progress: Callable[[str], None] = lambda m: None) -> HostReference:
     """Inputs for the devices and this host's outputs of ``path`` on them."""
     tag = f"ref-{abs(hash(str(path))) % 10**8}"

@@ -1,18 +1,18 @@
-"""Exporters, one small module per format, registered in EXPORTERS on import."""
+"""Exporters, one small module per format (``<format>_export.py``), each registered in EXPORTERS on import."""
 from __future__ import annotations
 
 import importlib
 
+from ..formats import FORMATS
 from .artifact import Artifact, sidecar_path
-from .base import EXPORTERS, ExportRequest, check_capability
+from .base import EXPORTERS, Exporter, ExporterOptions, ExportRequest, NoOptions
 
-# Each module registers its exporter; a module whose backend is absent still registers
-# (it fails with an install hint only when used).
-for _mod in ("onnx_export", "tflite_export", "openvino_export"):
-    try:
-        importlib.import_module(f"{__name__}.{_mod}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"{__name__}.{_mod}":
-            raise
+# The exporter of format F is export/F_export.py; each registers itself, in FORMATS order
+# (the default export order).
+for _name in FORMATS.names():
+    importlib.import_module(f"{__name__}.{_name}_export")
 
-__all__ = ["Artifact", "EXPORTERS", "ExportRequest", "check_capability", "sidecar_path"]
+from .tflite_export import TfliteOptions  # noqa: E402
+
+__all__ = ["Artifact", "EXPORTERS", "Exporter", "ExporterOptions", "ExportRequest", "NoOptions", "TfliteOptions",
+           "sidecar_path"]

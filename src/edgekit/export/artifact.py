@@ -8,10 +8,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 from .._files import write_json_atomic
 from ..errors import ConfigError
+from ..formats import FORMATS, format_of
+
+if TYPE_CHECKING:
+    from ..zoo.loaded import LoadedModel
 
 SIDECAR_SUFFIX = ".edgekit.json"
 
@@ -33,6 +37,20 @@ class Artifact:
     def to_dict(self) -> dict:
         return {"file": Path(self.path).name, "format": self.format, "precision": self.precision,
                 "card": self.card, "source": self.source, "meta": self.meta}
+
+    @classmethod
+    def written(cls, path: Path, fmt: str, precision: str, loaded: "LoadedModel", meta: dict) -> "Artifact":
+        """The artifact of a file an exporter just wrote from ``loaded``, its sidecar saved."""
+        art = cls(Path(path), fmt, str(precision), loaded.card.to_dict(), loaded.provenance(), meta)
+        art.save_sidecar()
+        return art
+
+    def files(self) -> list[Path]:
+        """The file and its companions, companions first (an OpenVINO .xml needs its .bin),
+        then the sidecar: moved in this order, a present file always has what it needs."""
+        path = Path(self.path)
+        companions = [path.with_suffix(c) for c in FORMATS.get(self.format).companions] if self.format in FORMATS else []
+        return companions + [path, sidecar_path(path)]
 
     def save_sidecar(self) -> Path:
         sc = sidecar_path(self.path)
@@ -62,27 +80,6 @@ class Artifact:
         return ModelCard.from_dict(self.card) if self.card else None
 
 
-def format_of(path: Path) -> str:
-    suffix = Path(path).suffix.lower()
-    known = {".onnx": "onnx", ".tflite": "tflite", ".xml": "openvino"}
-    if suffix not in known:
-        raise ConfigError(
-            f"Unknown model file type '{suffix or Path(path).name}'. Valid: .onnx, .tflite, .xml (OpenVINO IR)"
-        )
-    return known[suffix]
-
-
-def tool_versions(*modules: str) -> dict:
-    import importlib.metadata as md
-
-    out = {}
-    for m in ("edgekit",) + modules:
-        try:
-            out[m] = md.version(m)
-        except md.PackageNotFoundError:
-            out[m] = None
-    return out
-
-
-def artifact_name(model: str, precision: str, ext: str, tag: Optional[str] = None) -> str:
-    return f"{model}_{precision}{'_' + tag if tag else ''}.{ext}"
+def artifact_path(out_dir: Path, model: str, precision: str, fmt: str) -> Path:
+    """Where an export writes: ``<out>/<model>_<precision><suffix of the format>``."""
+    return Path(out_dir) / f"{model}_{precision}{FORMATS.get(fmt).suffix}"

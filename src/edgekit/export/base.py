@@ -1,51 +1,104 @@
-"""The Exporter protocol and its registry: capabilities are data, checked before any work."""
+"""The Exporter base and its registry: capabilities are class data, checked before any work.
+
+Each exporter declares the frameworks it takes, the precisions it writes, its int8
+quantizer's ``Calibration`` (methods, best, exclusions), its options type, the modules
+without which the format is not offered by default, and whether it wants the int8-prepared
+module. ``check`` refuses an unsupported combination from those declarations alone.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, ClassVar, Optional
 
 from .._registry import Registry
-from ..errors import UnsupportedError
+from ..errors import ConfigError, UnsupportedError
+from ..quantize.config import Calibration, QuantConfig
+from ..types import Framework, Precision
+
+if TYPE_CHECKING:  # torch-free at import: these are only annotations
+    from ..data import ImageSet
+    from ..zoo.loaded import LoadedModel
+    from .artifact import Artifact
 
 
-@dataclass
+@dataclass(frozen=True)
+class ExporterOptions:
+    """Base of an exporter's own options (a frozen dataclass per format, e.g. TfliteOptions)."""
+
+    format: ClassVar[str] = ""
+
+    @property
+    def extra_precisions(self) -> tuple[Precision, ...]:
+        """Precisions to write besides fp32 (and int8 when asked), e.g. TFLite's --fp16."""
+        return ()
+
+
+@dataclass(frozen=True)
+class NoOptions(ExporterOptions):
+    """For exporters without options of their own."""
+
+
+def _silent(_msg: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
 class ExportRequest:
     """What an exporter gets: the folded float model, where to write, and calibration data."""
 
-    loaded: object  # LoadedModel (BN already folded)
+    loaded: "LoadedModel"  # BN already folded
     out_dir: Path
-    precision: str
-    calibration: Optional[object] = None  # data.ImageSet, for int8
-    quant: Optional[object] = None  # quantize.QuantConfig
-    progress: Callable[[str], None] = lambda msg: None
+    precision: Precision
+    calibration: Optional["ImageSet"] = None  # for int8 / int16x8
+    quant: QuantConfig = QuantConfig()
+    progress: Callable[[str], None] = _silent
     fold_report: dict = field(default_factory=dict)
-    options: dict = field(default_factory=dict)  # format -> that exporter's frozen options, e.g. {"tflite": TfliteOptions(...)}
+    options: Optional[ExporterOptions] = None  # this exporter's options type; None: its defaults
     # The folded model after quantize/prepare.prepare_for_int8 (equalized, GPTQ-rounded
-    # weights), made once per export by pipeline.export and shared by every int8 exporter
-    # that wants it; None: the exporter quantizes the plain folded model.
+    # weights), made once per export by the pipeline and shared by every exporter that
+    # declares int8_preparation; None: the exporter quantizes the plain folded model.
     int8_module: Optional[object] = None
     int8_preparation: Optional[dict] = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", Precision.parse(self.precision, "precision"))
+        object.__setattr__(self, "quant", self.quant or QuantConfig())
 
-class Exporter(Protocol):
-    format: str
-    frameworks: tuple[str, ...]
-    precisions: tuple[str, ...]
 
-    def export(self, req: ExportRequest):  # -> Artifact
-        ...
+class Exporter:
+    format: ClassVar[str]
+    frameworks: ClassVar[tuple[Framework, ...]]
+    precisions: ClassVar[tuple[Precision, ...]]
+    calibration: ClassVar[Optional[Calibration]] = None  # its int8 quantizer's offer
+    options_type: ClassVar[type] = NoOptions
+    requires: ClassVar[tuple[str, ...]] = ()  # without these modules the format is not a default
+    int8_preparation: ClassVar[bool] = False  # quantizes ExportRequest.int8_module when given
+
+    def check(self, framework: str, precision: str, quant: Optional[QuantConfig] = None,
+              options: Optional[ExporterOptions] = None) -> None:
+        """Refuse what this exporter cannot do, from its declarations, before any slow work."""
+        if framework not in self.frameworks:
+            raise UnsupportedError(f"{self.format} export does not take {framework} models; "
+                                   f"it takes: {', '.join(self.frameworks)}")
+        if precision not in self.precisions:
+            raise UnsupportedError(f"{self.format} export has no {precision}; supported: {', '.join(self.precisions)}")
+        if options is not None and not isinstance(options, self.options_type):
+            raise ConfigError(f"{type(options).__name__} does not apply to {self.format} export "
+                              f"(it takes {self.options_type.__name__})")
+        if Precision(precision).integer and self.calibration is not None:
+            self.calibration.resolve(quant or QuantConfig())
+
+    def plan(self, int8: bool, options: Optional[ExporterOptions] = None) -> list[Precision]:
+        """The precisions one export writes: fp32, int8 if asked, then the options' extras."""
+        base = [Precision.FP32] + ([Precision.INT8] if int8 else [])
+        return base + [p for p in self.options_of(options).extra_precisions if p not in base]
+
+    def options_of(self, options: Optional[ExporterOptions]) -> ExporterOptions:
+        return options if options is not None else self.options_type()
+
+    def export(self, req: ExportRequest) -> "Artifact":
+        raise NotImplementedError
 
 
 EXPORTERS: Registry[Exporter] = Registry("format")
-
-
-def check_capability(exporter: Exporter, framework: str, precision: str) -> None:
-    if framework not in exporter.frameworks:
-        raise UnsupportedError(
-            f"{exporter.format} export does not take {framework} models; it takes: {', '.join(exporter.frameworks)}"
-        )
-    if precision not in exporter.precisions:
-        raise UnsupportedError(
-            f"{exporter.format} export has no {precision}; supported: {', '.join(exporter.precisions)}"
-        )

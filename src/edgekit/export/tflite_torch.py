@@ -1,18 +1,10 @@
 """PyTorch -> TFLite for a user's own torch module (no Keras twin): litert-torch, optional.
 
-litert-torch is an optional extra (``pip install 'edgekit[tflite-torch]'``, +0.94 GB:
-torchao, jax, litert-converter); scripts/test.sh installs it, so CI runs this route. int8
-uses its PT2E quantizer (static, per-channel weights); the module arrives BN-folded with
-Dropout removed (litert-torch int8 mis-handles Dropout, see DEPENDENCIES.md). I/O is
-wrapped to NHWC so apps get the usual image layout.
-
-Measured with MobileNetV2 (torchvision weights) fed through this route as if it were a
-user's module, 39 calibration / 39 held-out photos, int8 top-1 agreement / cosine / SQNR:
-litert-torch as shipped: refused (9 residual ADDs left in float, see
-``_tflite_complete_quantizer``); with the adds annotated 69% / 0.966 / 11.5 dB; plus conv ->
-ReLU6 fused 82% / 0.979 / 13.5 dB; plus edgekit's int8 preparation (equalization + GPTQ)
-90% / 0.992 / 18.2 dB. The Keras-twin route zoo models take: 97% / 0.994 / 19.4 dB. fp32 is
-equal to torch (115 dB). All 0 Transpose ops.
+litert-torch is an optional extra (``pip install 'edgekit[tflite-torch]'``, +0.94 GB);
+scripts/test.sh installs it, so CI runs this route. int8 uses its PT2E quantizer (static,
+per-channel weights) with two annotations it misses under torch 2.13 (``_tflite_complete_quantizer``);
+the module arrives BN-folded with Dropout removed, I/O wrapped to NHWC. Measured accuracy of
+this route vs the Keras twin: docs/decisions.md, "TFLite from a torch module".
 """
 from __future__ import annotations
 
@@ -21,42 +13,40 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ..errors import MissingDependencyError, UnsupportedError
-from ._tf import captured_stderr
+from .._quiet import captured_stderr
+from ..errors import MissingDependencyError, UnsupportedError, first_line
+from ..types import Precision
 from .artifact import Artifact
 from .base import ExportRequest
+from .tflite_finish import write_tflite
 
 INSTALL = "pip install 'edgekit[tflite-torch]'"
 
 
 def export_with_litert_torch(req: ExportRequest, opts, final: Path) -> Artifact:
-    from .tflite_export import TfliteExporter
-
     loaded = req.loaded
     if importlib.util.find_spec("litert_torch") is None:
         raise MissingDependencyError(
             f"'{loaded.card.name}' is a PyTorch model without a Keras twin; converting it to TFLite needs "
             f"litert-torch: {INSTALL} (about 0.9 GB). Zoo models and Keras models need no extra")
-    if req.precision not in ("fp32", "int8"):
+    if req.precision not in (Precision.FP32, Precision.INT8):
         raise UnsupportedError(f"tflite {req.precision} from a PyTorch module needs a Keras model; "
                                "litert-torch export here does fp32 and int8")
-    if req.precision == "int8" and opts.io_dtype != "float32":
+    if req.precision == Precision.INT8 and opts.io_dtype != "float32":
         req.progress("tflite int8 (litert-torch): I/O stays float32 (PT2E quantizes inside the graph)")
     import litert_torch
     import torch
 
     n, c, h, w = loaded.card.input_shape
     source = loaded.module
-    if req.precision == "int8" and req.int8_module is not None:  # equalized + GPTQ (quantize/prepare.py)
+    if req.precision == Precision.INT8 and req.int8_module is not None:  # equalized + GPTQ (quantize/prepare.py)
         source = req.int8_module
     module = litert_torch.to_channel_last_io(source.eval(), args=[0]).eval()
     example = (torch.zeros(1, h, w, c),)
     kwargs = {}
     qsummary = {"precision": "fp32"}
-    if req.precision == "int8":
-        from ..quantize.config import QuantConfig
-
-        module, kwargs, qsummary = _pt2e(module, example, req.calibration, req.quant or QuantConfig())
+    if req.precision == Precision.INT8:
+        module, kwargs, qsummary = _pt2e(module, example, req.calibration, req.quant)
     req.progress(f"tflite {req.precision}: converting with litert-torch")
     try:
         with warnings.catch_warnings(), captured_stderr((1, 2)):  # its progress log would land on stdout
@@ -67,14 +57,11 @@ def export_with_litert_torch(req: ExportRequest, opts, final: Path) -> Artifact:
                 edge.export(str(raw))
                 data = raw.read_bytes()
     except Exception as exc:
-        raise UnsupportedError(f"litert-torch could not convert this model: {str(exc).splitlines()[0][:200]}") from None
+        raise UnsupportedError(f"litert-torch could not convert this model: {first_line(exc)}") from None
     info = {"route": "litert-torch", "converter": f"litert_torch {getattr(litert_torch, '__version__', '?')}"}
     if source is not loaded.module:
         info["int8_preparation"] = req.int8_preparation
-    meta = TfliteExporter().finish(req, opts, data, final, info, qsummary)
-    art = Artifact(final, "tflite", req.precision, loaded.card.to_dict(), loaded.provenance(), meta)
-    art.save_sidecar()
-    return art
+    return write_tflite(req, opts, data, final, info, qsummary)
 
 
 def _pt2e(module, example, calibration, quant):

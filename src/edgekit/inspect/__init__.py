@@ -4,31 +4,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..formats import FORMATS, format_of
+from .onnx_inspect import inspect_onnx
+from .tflite_inspect import inspect_tflite
+
+INSPECTORS = {"tflite": inspect_tflite, "onnx": inspect_onnx}  # format -> its inspector
 
 
 def inspect_file(path) -> dict:
-    """Inspect a .tflite or .onnx file (by suffix; a flatbuffer without the suffix is tried as TFLite)."""
+    """Inspect a model file of a format listed in INSPECTORS (by suffix, else by its magic bytes)."""
     path = Path(path)
+    expected = " or ".join(FORMATS.get(f).suffix for f in INSPECTORS)
     if not path.exists():
         raise ConfigError(f"File '{path}' does not exist")
     if path.is_dir():
-        raise ConfigError(f"'{path}' is a directory; pass a .tflite or .onnx file")
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        from .onnx_inspect import inspect_onnx
-
-        return inspect_onnx(path)
-    if suffix == ".tflite" or _looks_like_tflite(path):
-        from .tflite_inspect import inspect_tflite
-
-        return inspect_tflite(path)
-    raise ConfigError(f"Cannot inspect '{path.name}': expected a .tflite or .onnx file")
+        raise ConfigError(f"'{path}' is a directory; pass a {expected} file")
+    try:
+        fmt = format_of(path, sniff=True)
+    except ConfigError:
+        fmt = None
+    if fmt not in INSPECTORS:
+        raise ConfigError(f"Cannot inspect '{path.name}': expected a {expected} file")
+    return INSPECTORS[fmt](path)
 
 
-def _looks_like_tflite(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(8)
-    return head[4:8] == b"TFL3"
-
-
-__all__ = ["inspect_file"]
+__all__ = ["INSPECTORS", "inspect_file"]

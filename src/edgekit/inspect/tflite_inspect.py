@@ -14,50 +14,18 @@ What counts:
 """
 from __future__ import annotations
 
-import importlib
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Optional, Union
 
-from ..errors import ConfigError, MissingDependencyError
+from ..errors import ConfigError
+from ..formats.tflite import enum_names, load_model, operator_names, schema
+from ..formats.tflite_metadata import METADATA_NAME, read_metadata
 
 COMPUTE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "CONV_3D")
 BOUNDARY_OPS = ("QUANTIZE", "DEQUANTIZE")
 FLOAT_TYPES = ("FLOAT32", "FLOAT16", "FLOAT64", "BFLOAT16")
-_SCHEMA_MODULES = ("ai_edge_litert.schema_py_generated", "tflite_runtime.schema_py_generated",
-                   "tensorflow.lite.python.schema_py_generated")
-
-
-def schema():
-    """The generated TFLite flatbuffer schema module (ai-edge-litert's, else TensorFlow's)."""
-    for name in _SCHEMA_MODULES:
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise MissingDependencyError("Reading .tflite files needs ai-edge-litert or tensorflow. "
-                                 "Install it with: pip install 'edgekit[tflite]'")
-
-
-def _enum_names(cls) -> dict[int, str]:
-    return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
-
-
-def load_model(data: bytes, label: str = "file"):
-    """Parse the root Model table, with one clear error for anything that is not a TFLite model."""
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        what = "is empty" if not data else f"has file identifier {data[4:8]!r}" if len(data) >= 8 else "is too short"
-        raise ConfigError(f"'{label}' is not a TFLite flatbuffer (it {what}; a .tflite file has 'TFL3')")
-    fb = schema()
-    try:
-        model = fb.Model.GetRootAsModel(data, 0)
-        if model.SubgraphsLength() < 1:
-            raise ValueError("no subgraphs")
-        model.OperatorCodesLength(), model.BuffersLength()
-    except Exception as exc:  # a truncated/corrupt flatbuffer raises struct/index errors
-        raise ConfigError(f"'{label}' is a corrupt TFLite flatbuffer ({type(exc).__name__}: {exc})") from None
-    return model
 
 
 def inspect_tflite(source: Union[str, Path, bytes], label: Optional[str] = None) -> dict:
@@ -79,18 +47,8 @@ def inspect_tflite(source: Union[str, Path, bytes], label: Optional[str] = None)
 
 
 def _inspect(model, data: bytes, label: str) -> dict:
-    fb = schema()
-    op_names = _enum_names(fb.BuiltinOperator)
-    type_names = _enum_names(fb.TensorType)
-    codes = []
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        name = op_names.get(code, f"BUILTIN_{code}")
-        if name == "CUSTOM":
-            custom = oc.CustomCode()
-            name = f"CUSTOM:{custom.decode('utf-8', 'replace') if custom else '?'}"
-        codes.append(name)
+    type_names = enum_names(schema().TensorType)
+    codes = operator_names(model)
 
     buffer_has_data = {}
 
@@ -203,9 +161,7 @@ def _metadata(model, data: bytes) -> dict:
         n = model.Metadata(i).Name()
         names.append(n.decode("utf-8", "replace") if n else "")
     out = {"entries": names, "tflite_metadata": None}
-    if "TFLITE_METADATA" in names:
-        from ..export.tflite_metadata import read_metadata
-
+    if METADATA_NAME in names:
         try:
             md = read_metadata(data)
             out["tflite_metadata"] = {"name": md.get("name"), "labels": len(md.get("labels") or []),

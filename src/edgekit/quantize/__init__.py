@@ -1,4 +1,9 @@
-"""Post-training int8 quantization: one QuantConfig, one calibration source, per-format PTQ."""
-from .config import CALIBRATION_METHODS, QuantConfig
+"""Post-training int8 quantization: one QuantConfig, one calibration source, per-format PTQ.
 
-__all__ = ["CALIBRATION_METHODS", "QuantConfig"]
+Each format's quantizer module declares its ``CALIBRATION`` (methods, best, exclusions);
+its exporter carries that declaration, so a refused combination costs no export.
+"""
+from ..types import CalibrationMethod
+from .config import Calibration, QuantConfig
+
+__all__ = ["Calibration", "CalibrationMethod", "QuantConfig"]

@@ -1,28 +1,10 @@
 """MSE-optimal activation ranges from calibration histograms, independent of any converter.
 
-Why: with per-tensor uint8 activations, the range is a trade-off between clipping the rare
-large values and the rounding step of all the others. Min/max spends most of the 256 levels
-on outliers (MobileNetV2's late residual stream reaches +-35 with an RMS near 1.5); a fixed
-percentile clips every tensor by the same rule. Here each tensor's range minimises its own
-quantization error E[(x - q(x))^2]. Measured on MobileNetV2 (ONNX Runtime, 39 calibration /
-39 held-out photos, logit SQNR vs the float model), with channel-equalized GPTQ weights
-(prepare.py): min/max 17.1 dB, ORT percentile-99.99 18.1, MSE 18.7. Without equalization
-percentile-99.99 is better than MSE (16.3 vs 15.2 dB with GPTQ weights): MSE counts every
-value alike, and clipping the few dominant channels of an unbalanced tensor costs more
-downstream than its share of that tensor's error. Also measured, all worse than |e|^2 on
-the equalized model: error norms |e|^2.5..|e|^4 (-0.1..-0.2 dB), every range of a category
-of tensors scaled by 0.9 / 1.15 / 1.3 (-0.1..-2.7 dB), per-channel MSE ranges (simulated).
-
-How: each tensor gets a histogram over its calibration [min, max] (2 passes over the data:
-min/max, then counts). The error of a candidate range is computed exactly for a density that
-is uniform inside each bin (rounding error integrated against the grid, clipping error
-integrated beyond it), so the search is over thousands of candidates in milliseconds and does
-not need fine bins. Exact zeros (ReLU outputs) are counted apart: zero is on every grid.
-
-The grid is the asymmetric uint8 one of ONNX Runtime, TFLite and NNCF's "mixed" preset:
-scale = (hi - lo) / 255 with lo <= 0 <= hi, zero point = round(-lo / scale).
-Input: any iterable of {tensor name: ndarray} batches (``Histograms.add``), so an ONNX
-Runtime session, a TFLite interpreter or an OpenVINO model can feed it.
+Each tensor's range minimises its own uint8 quantization error E[(x - q(x))^2], computed
+exactly for a density uniform inside each histogram bin; exact zeros are counted apart.
+The grid is asymmetric uint8 (ORT, TFLite, NNCF "mixed"). Input: any iterable of
+{tensor name: ndarray} batches (``Histograms.add``). Why, and what it gained:
+docs/decisions.md, "MSE-optimal activation ranges".
 """
 from __future__ import annotations
 

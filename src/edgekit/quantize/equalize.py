@@ -1,29 +1,10 @@
 """Channel equalization before int8: rescale channels so one per-tensor uint8 range fits them all.
 
-Why: int8 activations have one scale per tensor, so a channel whose values are 10x smaller
-than its neighbours' gets 10x fewer levels. In MobileNetV2 the late residual stream
-(features.14-16, 160 channels) has channels reaching +-35 next to channels within +-2, and
-per-channel ranges would cut those tensors' quantization noise by 12-15 dB. Weights are
-per-channel already, so moving scale between a producer's output channel and the consumers'
-input channel costs the producer nothing, and a depthwise consumer nothing either.
-
-What is rescaled (found on the model's ONNX graph, applied to the torch parameters):
-- linear groups: the tensors joined by residual Adds, produced by Convs and read only by
-  Convs or the Adds (no activation in between). Scaling channel c of every producer by d_c
-  and dividing every consumer's input channel c by d_c is exact. d_c = (R / r_c)^ALPHA_DENSE,
-  r_c the channel's calibration |max|, R their geometric mean;
-- Clip(0, M)/Relu outputs read only by depthwise Convs: only channels below the tensor's
-  max are scaled up, d_c = min(max_c' r_c' / r_c, M / (MARGIN * r_c)) >= 1, so the float
-  model is unchanged for any input whose channel stays under MARGIN x its calibration max
-  (ReLU6 is not scale-invariant above that). Clip outputs read by dense convs are left
-  alone: scaling them (alpha 0.5) gained nothing, the dense consumers lose weight precision.
-Measured on MobileNetV2 (GPTQ weights, MSE ranges, logit SQNR on 39 held-out photos): no
-equalization 15.2 dB; ALPHA_DENSE 0.35 / 0.5 / 0.65: 17.6 / 18.75 / 18.25 dB (1.0 on the
-linear groups alone: 17.0 vs 17.9 for 0.5); MARGIN 1 / 1.5 / 2 / 3: 18.3 / 18.6 / 18.75 / 18.0
-dB. With MARGIN 2 the equalized float model differs from the original on held-out photos by
-at most 0.16 in a logit (SQNR 48 dB); MARGIN 1 changed them by up to 0.8.
-
-Run it before GPTQ (``weight_rounding``), which must round the final weights.
+Linear groups (tensors joined by residual Adds, Conv to Conv) get d_c = (R / r_c)^ALPHA_DENSE;
+Clip/Relu outputs read only by depthwise Convs get channels below the max scaled up, capped so
+ReLU6 stays exact below MARGIN x the calibration max. Groups are found on the model's ONNX
+graph and applied to the torch parameters. Run it before GPTQ (``weight_rounding``).
+Why and the measured choice of ALPHA_DENSE and MARGIN: docs/decisions.md, "Channel equalization".
 """
 from __future__ import annotations
 
@@ -114,7 +95,7 @@ def _torch_groups(module, input_shape) -> list[dict]:
     parameter name (torch.onnx keeps them as initializer names); unmappable groups dropped."""
     import onnx
 
-    from ..export.onnx_export import export_torch_to_onnx
+    from ..formats.onnx import export_torch_to_onnx
     from .equalize_graph import find_groups
 
     with tempfile.TemporaryDirectory(prefix="edgekit-eq-") as td:

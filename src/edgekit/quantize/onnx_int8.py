@@ -1,15 +1,8 @@
 """ONNX int8 by ONNX Runtime's static quantization, configured so every Conv/Gemm runs int8.
 
-Decision (measured, see DEPENDENCIES.md): ORT's default S8S8 (int8 activations) leaves 15
-of MobileNetV2's 35 regular convs in float on x86, because its x86 kernels want uint8
-activations. We use U8S8: uint8 activations (asymmetric), int8 weights per channel
-(symmetric), QDQ format — every Conv and Gemm then fuses to QLinearConv / QGemm.
-
-Activation ranges (QuantConfig.method): ORT's own calibrators for "minmax", "percentile",
-"entropy"; "mse" computes each tensor's MSE-optimal range itself (``onnx_ranges``,
-``activation_ranges``) and hands it to ORT as TensorQuantOverrides, so the rest (scales,
-zero points, QDQ placement, bias quantization) is ORT's own. On MobileNetV2 prepared by
-``prepare.prepare_for_int8`` "mse" is the best of the four (see benchmarks/onnx_int8_methods.py).
+U8S8: uint8 activations (asymmetric), int8 per-channel weights (symmetric), QDQ format, so
+every Conv and Gemm fuses to QLinearConv / QGemm on x86; "mse" ranges are edgekit's own
+(``onnx_ranges``), handed to ORT as TensorQuantOverrides (docs/decisions.md, "ONNX int8").
 """
 from __future__ import annotations
 
@@ -21,13 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from .._optional import require
-from .config import QuantConfig
+from ..types import CalibrationMethod as M
+from .config import Calibration, QuantConfig
 
-
-BEST_METHOD = "mse"  # what --calib-method auto means for ONNX
-_RANGES = {"minmax": "calibration min/max (ORT)", "entropy": "KL-divergence thresholds (ORT)",
-           "percentile": "percentile thresholds of calibration histograms (ORT)",
-           "mse": "per-tensor range minimising the uint8 quantization MSE (edgekit)"}
+# "auto" is mse: the best of the four on MobileNetV2 (benchmarks/onnx_int8_methods.py)
+CALIBRATION = Calibration("onnx", {M.MINMAX: "calibration min/max (ORT)",
+                                   M.PERCENTILE: "percentile thresholds of calibration histograms (ORT)",
+                                   M.ENTROPY: "KL-divergence thresholds (ORT)",
+                                   M.MSE: "per-tensor range minimising the uint8 quantization MSE (edgekit)"},
+                          best=M.MSE)
 
 
 @contextlib.contextmanager
@@ -58,7 +53,7 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     """Write an int8 QDQ model at ``out_path``; return a summary for the sidecar."""
     import onnx
 
-    cfg = cfg.for_format(BEST_METHOD)
+    cfg = CALIBRATION.resolve(cfg)
     q = require("onnxruntime.quantization", extra="onnx")
     require("onnxruntime", extra="onnx").set_default_logger_severity(3)  # unused-initializer noise
     model = onnx.load(str(fp32_path))
@@ -94,4 +89,4 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     return {"engine": "onnxruntime.quantization.quantize_static", "format": "QDQ",
             "activations": "uint8 (asymmetric)", "weights": "int8 (symmetric)",
             "per_channel": cfg.per_channel, "method": cfg.method, "samples": int(len(arrays)),
-            "activation_ranges": _RANGES[cfg.method], "excluded_nodes": exclude}
+            "activation_ranges": CALIBRATION.methods[cfg.method], "excluded_nodes": exclude}

@@ -1,15 +1,7 @@
 """OpenVINO int8 by NNCF post-training quantization, calibrated on the same ImageSet as the others.
 
-Settings, measured on MobileNetV2 (torchvision weights) with the 78 shared real photos:
-- edgekit's own split (39 calibration / 39 held out): the full bias correction
-  (``fast_bias_correction=False``) gave 94.9% top-1 agreement with float (cosine 0.993), the
-  fast one 92.3% (0.989); over 4 other random half splits both averaged 92% (84-96%). We keep
-  the full one (+6 s per export). The split matters because ~12% of these photos have a float
-  top-1/top-2 softmax margin under 0.05: those are the images int8 flips, whatever the method.
-- Worse here: the "mixed" preset (asymmetric activations) 85-90%, plain min/max activation
-  ranges 85%, histogram ranges 90% on average, keeping the first conv in float no better.
-  So "minmax" keeps NNCF's default ranges: min/max for weights, the mean over images of each
-  image's min/max for activations.
+Performance preset (symmetric), NNCF's default ranges for "minmax", full bias correction
+(docs/decisions.md, "OpenVINO int8", for what each setting gave on MobileNetV2).
 """
 from __future__ import annotations
 
@@ -17,18 +9,16 @@ import contextlib
 import sys
 
 from .._optional import require
-from ..errors import UnsupportedError
-from .config import QuantConfig
+from ..types import CalibrationMethod as M
+from .config import Calibration, QuantConfig
 
-SUPPORTED_METHODS = ("minmax", "percentile")
+CALIBRATION = Calibration("OpenVINO (NNCF)", {M.MINMAX: "mean of per-image min/max (NNCF default)",
+                                              M.PERCENTILE: "mean of per-image quantiles"}, best=M.MINMAX)
 
 
 def quantize_openvino(model, calibration, cfg: QuantConfig):
     """Return (int8 ov.Model, summary for the sidecar)."""
-    cfg = cfg.for_format("minmax")
-    if cfg.method not in SUPPORTED_METHODS:
-        raise UnsupportedError(f"OpenVINO (NNCF) int8 has no '{cfg.method}' calibration; "
-                               f"use --calib-method {' or '.join(SUPPORTED_METHODS)}")
+    cfg = CALIBRATION.resolve(cfg)
     nncf = require("nncf", extra="openvino")
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, QuantizationParameters
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
@@ -49,7 +39,6 @@ def quantize_openvino(model, calibration, cfg: QuantConfig):
             advanced_parameters=advanced, **kw)
     return quantized, {
         "engine": "nncf.quantize", "preset": "performance (symmetric int8 weights and activations)",
-        "activation_ranges": "mean of per-image quantiles" if cfg.method == "percentile"
-        else "mean of per-image min/max (NNCF default)",
+        "activation_ranges": CALIBRATION.methods[cfg.method],
         "bias_correction": "full", "per_channel": cfg.per_channel, "method": cfg.method,
         "samples": int(len(arrays)), "excluded_nodes": list(cfg.exclude)}

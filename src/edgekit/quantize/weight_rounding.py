@@ -1,20 +1,8 @@
 """Error-compensating weight rounding (GPTQ, Frantar et al. 2022) before any int8 converter.
 
-Why: with per-channel int8 weights rounded to nearest, MobileNetV2's first depthwise conv
-alone drops the logits' SQNR to 22 dB (measured on real photos), and weight rounding alone
-costs ~13% top-1 agreement with float. GPTQ rounds one input column at a time and pushes each
-rounding error onto the not-yet-rounded columns, weighted by the layer's input statistics
-H = E[x x^T] from calibration images, which minimises the layer's output error instead of
-each weight's.
-
-The result is a float model whose Conv/Linear weights already lie on the symmetric
-per-output-channel int8 grid (scale = max|w| / 127, the grid ORT, TFLite and NNCF all
-use), so each converter's own weight quantizer reproduces these integers exactly (each
-row's max stays on +-127 steps for that, ``_keep_row_max``).
-
-Cost on MobileNetV2, 39 images, 2 idle cores: 5 s (was ~30 s with float64 im2col
-statistics over every output position; float32 statistics on at most 32768 positions per
-batch measured the same weight-only logit SQNR, 30-31 dB).
+Every Conv/Linear weight ends on the symmetric per-output-channel int8 grid (scale
+max|w| / 127, the one ORT, TFLite and NNCF use), so each converter reproduces these integers.
+Why, and what it costs: docs/decisions.md, "GPTQ weight rounding".
 """
 from __future__ import annotations
 

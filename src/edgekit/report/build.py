@@ -12,21 +12,21 @@ FILES = {"md": "report.md", "html": "report.html"}
 PLOTS = {"latency": "latency.svg", "accuracy": "accuracy_vs_latency.svg", "size": "size.svg"}
 
 
-def report_rows(results: list[dict], accuracy_by_sha: Optional[dict] = None) -> list[dict]:
+def report_rows(results: list, accuracy_by_sha: Optional[dict] = None) -> list[dict]:
     """Flat rows: latency stats, memory, size, format/precision and top-1 agreement with float."""
     from ..runtime_bench.bench import result_row
+    from ..runtime_bench.result import ArtifactInfo, results_of
 
     accuracy_by_sha = accuracy_by_sha or {}
     rows = []
-    for r in results:
-        art = r.get("artifact") or {}
-        acc = accuracy_by_sha.get(r.get("model_sha256")) or art.get("accuracy") or {}
+    for r in results_of(results):
+        art = r.artifact or ArtifactInfo(None, None, None)
+        acc = accuracy_by_sha.get(r.model_sha256) or art.accuracy or {}
         row = result_row(r)
-        row.update(format=art.get("format"), precision=art.get("precision"), model=art.get("model"),
+        row.update(format=art.format, precision=art.precision, model=art.model,
                    top1_agreement=acc.get("top1_agreement"), cosine=acc.get("cosine_mean"),
-                   accuracy_samples=acc.get("samples"), times_ms=r.get("times_ms"),
-                   runtime_version=r.get("runtime_version"))
-        if art.get("format") == "torch":
+                   accuracy_samples=acc.get("samples"), times_ms=r.times_ms, runtime_version=r.runtime_version)
+        if art.format == "torch":
             row["top1_agreement"] = 1.0  # the float reference itself
         rows.append(row)
     return rows
@@ -51,7 +51,7 @@ def from_db(db, run_ref: str = "latest") -> dict:
 def _ratios(results: list[dict]) -> list[dict]:
     from ..runtime_bench.bench import speed_ratios
 
-    return speed_ratios([r for r in results if r.get("artifact")])
+    return speed_ratios(results)
 
 
 def write_report(doc: dict, out_dir: Path) -> dict:

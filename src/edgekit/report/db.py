@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import Iterator, Optional
 
+from .._env import environment
 from ..errors import ConfigError
+from ..runtime_bench.result import STAT_KEYS, bench_environment, results_of
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
@@ -64,8 +66,6 @@ CREATE INDEX IF NOT EXISTS benchmarks_run ON benchmarks(run_id);
 CREATE INDEX IF NOT EXISTS exports_run ON exports(run_id);
 CREATE INDEX IF NOT EXISTS validations_sha ON validations(file_sha256);
 """
-
-_BENCH_STATS = ("runs", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")
 
 
 def default_db_path() -> Path:
@@ -155,24 +155,25 @@ class ResultsDB:
                         (kind, _now(), label, command, env.get("edgekit_version"), json.dumps(env)))
         return int(cur.lastrowid)
 
-    def record_bench(self, results: list[dict], run_id: Optional[int] = None, kind: str = "bench",
+    def record_bench(self, results: list, run_id: Optional[int] = None, kind: str = "bench",
                      label: Optional[str] = None, command: Optional[str] = None) -> int:
-        env = environment(results)
+        """BenchResults (or runner.py documents, parsed here); one transaction."""
+        results = results_of(results)
+        env = bench_environment(results)
         with self.transaction() as c:
             run_id = run_id or self._new_run(c, kind, label, command, env)
             for r in results:
-                art = r.get("artifact") or {}
-                stats = r["stats"]
+                art = r.artifact
                 c.execute(
                     "INSERT INTO benchmarks (run_id, file, file_name, file_sha256, file_size_bytes, model, format,"
                     " precision, engine, runtime_version, threads, precision_hint, runs, p50_ms, p90_ms, p99_ms,"
                     " mean_ms, std_ms, min_ms, max_ms, load_ms, first_inference_ms, peak_rss_mb, result_json)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (run_id, r["file"], Path(r["file"]).name, r.get("model_sha256"), r.get("file_size_bytes"),
-                     art.get("model"), art.get("format"), art.get("precision"),
-                     r.get("engine_name") or r["engine"], r.get("runtime_version"), r["threads"],
-                     r.get("precision_hint"), *[stats[k] for k in _BENCH_STATS],
-                     r.get("load_ms"), r.get("first_inference_ms"), r.get("peak_rss_mb"), json.dumps(r)))
+                    (run_id, r.file, Path(r.file).name, r.model_sha256, r.file_size_bytes,
+                     art and art.model, art and art.format, art and art.precision,
+                     r.engine, r.runtime_version, r.threads, r.precision_hint,
+                     *[getattr(r.stats, k) for k in STAT_KEYS],
+                     r.load_ms, r.first_inference_ms, r.peak_rss_mb, json.dumps(r.to_dict())))
         return run_id
 
     def record_export(self, artifacts: list, run_id: Optional[int] = None, kind: str = "export",
@@ -189,13 +190,6 @@ class ResultsDB:
                            a.precision, json.dumps(meta, default=str)))
                 if a.meta.get("accuracy"):
                     self._insert_validation(c, run_id, a, a.meta["accuracy"], sha)
-        return run_id
-
-    def record_validation(self, artifact, result: dict, run_id: Optional[int] = None,
-                          label: Optional[str] = None, command: Optional[str] = None) -> int:
-        with self.transaction() as c:
-            run_id = run_id or self._new_run(c, "validate", label, command, environment())
-            self._insert_validation(c, run_id, artifact, result, file_facts(artifact.path)[0])
         return run_id
 
     def _insert_validation(self, c, run_id: int, a, acc: dict, sha: Optional[str]) -> None:
@@ -263,38 +257,9 @@ class ResultsDB:
         return labelled[0]
 
 
-def environment(results: Optional[list[dict]] = None) -> dict:
-    """Host and versions: CPU model, cores, OS, Python, edgekit, numpy, runtimes used."""
-    import importlib.metadata as md
-
-    from ..runtime_bench.runner import host_info
-
-    def version(dist: str) -> Optional[str]:
-        try:
-            return md.version(dist)
-        except md.PackageNotFoundError:
-            return None
-
-    env = {"host": host_info(), "edgekit_version": version("edgekit") or _source_version(),
-           "numpy": version("numpy")}
-    if results:
-        env["runtimes"] = {r.get("runtime") or r["engine"]: r.get("runtime_version") for r in results}
-        env["threads"] = sorted({r["threads"] for r in results})
-    return env
-
-
-def _source_version() -> Optional[str]:
-    """edgekit run from a source tree (not pip-installed): the pyproject version, marked +src."""
-    import re
-
-    pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
-    m = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.M) if pyproject.is_file() else None
-    return f"{m.group(1)}+src" if m else None
-
-
 def file_facts(path) -> tuple[Optional[str], Optional[int]]:
     """sha256 and size of a model file; an OpenVINO .xml counts its .bin (as runner.py does)."""
-    from ..runtime_bench.runner import model_files, sha256_files
+    from ..runtime_bench.runner import model_files, sha256_files  # the same digest runner.py reports
 
     files = model_files(str(path))
     if not files:

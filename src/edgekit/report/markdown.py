@@ -27,14 +27,16 @@ def fmt(key: str, v) -> str:
 
 
 def environment_lines(doc: dict) -> list[str]:
-    env, results = doc.get("env") or {}, doc["results"]
-    host = env.get("host") or results[0].get("host") or {}
-    runtimes = sorted({f"{r.get('runtime') or r['engine']} {r.get('runtime_version')}" for r in results})
+    from ..runtime_bench.result import results_of
+
+    env, results = doc.get("env") or {}, results_of(doc["results"])
+    host = env.get("host") or results[0].host
+    runtimes = sorted({f"{r.runtime or r.backend} {r.runtime_version}" for r in results})
     run = doc.get("run") or {}
     return [f"Host: {host.get('cpu_model')}, {host.get('cores')} cores, {host.get('machine')}, {host.get('os')}, "
             f"Python {host.get('python')}",
             f"Runtimes: {', '.join(runtimes)}; edgekit {env.get('edgekit_version')}",
-            f"Recorded: {run.get('created_at', '-')} (run {run.get('id', '-')}); timer: {results[0].get('timer')}"]
+            f"Recorded: {run.get('created_at', '-')} (run {run.get('id', '-')}); timer: {results[0].timer}"]
 
 
 def ratio_lines(doc: dict) -> list[str]:

@@ -27,68 +27,15 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ConfigError, DeviceError, MissingDependencyError
-from . import runner
+from .command import REFERENCE, RUNNER, host_env, runner_argv
+from .config import BenchConfig, parse_threads  # noqa: F401  (BenchConfig is measure's input)
+from .engines import ENGINES, check_runtime, engine_for, runner_error
 from .pool import per_process_config, pool
-
-RUNNER = Path(runner.__file__)
-
-# engine name (as in ENGINES) -> (runner --engine, --precision-hint, formats it runs)
-RUNNER_ENGINES = {
-    "onnxruntime": ("onnxruntime", None, ("onnx",)),
-    "litert": ("litert", None, ("tflite",)),
-    "openvino": ("openvino", "f32", ("openvino", "onnx")),
-    "openvino-bf16": ("openvino", "bf16", ("openvino", "onnx")),
-}
-RUNTIME_MODULES = {"onnxruntime": ("onnxruntime",), "litert": ("ai_edge_litert", "tflite_runtime", "tensorflow"),
-                   "openvino": ("openvino",)}
-PROFILES = {  # name -> (min_runs, min_seconds): TFLite benchmark_model; MLPerf Mobile single-stream
-    "default": (50, 1.0),
-    "mlperf": (1024, 60.0),
-}
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    threads: tuple[int, ...] = (1,)  # each file is measured at each count
-    warmup_runs: int = 1
-    warmup_seconds: float = 0.5
-    min_runs: int = 50
-    min_seconds: float = 1.0
-    max_seconds: float = 150.0  # per file, as benchmark_model's --max_secs: stops a very slow model
-    engine: Optional[str] = None  # None: the format's default engine
-    interleave: bool = True  # several files: rounds A B A B (each still in its own process)
-    keep_times: bool = True
-    processes: int = 3  # fresh processes per file and thread count, runs pooled (pool.py)
-
-    def __post_init__(self) -> None:
-        if not self.threads or any(not isinstance(t, int) or t < 1 for t in self.threads):
-            raise ConfigError("--threads takes positive integers, e.g. --threads 1,2; got "
-                              f"'{','.join(map(str, self.threads))}'")
-        if self.min_runs < 1:
-            raise ConfigError(f"--min-runs must be >= 1, got {self.min_runs}")
-        if self.min_seconds < 0 or self.warmup_seconds < 0 or self.warmup_runs < 0:
-            raise ConfigError("--min-seconds, --warmup and --warmup-seconds must be >= 0")
-        if not isinstance(self.processes, int) or self.processes < 1:
-            raise ConfigError(f"--processes must be an integer >= 1, got {self.processes}")
-        if self.max_seconds <= 0:
-            raise ConfigError(f"--max-seconds must be > 0, got {self.max_seconds}")
-        if self.engine is not None and self.engine not in RUNNER_ENGINES:
-            raise ConfigError(f"Unknown engine '{self.engine}' for bench. Valid: {', '.join(RUNNER_ENGINES)}")
-
-    @classmethod
-    def from_profile(cls, name: str, **overrides) -> "BenchConfig":
-        if name not in PROFILES:
-            raise ConfigError(f"Unknown profile '{name}'. Valid: {', '.join(PROFILES)}")
-        runs, seconds = PROFILES[name]
-        kw = {"min_runs": runs, "min_seconds": seconds}
-        kw.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**kw)
-
 
 @dataclass(frozen=True)
 class Job:
     path: Optional[Path]  # the model file; for engine "torch" the weights file (or None)
-    engine: str  # a RUNNER_ENGINES name, or "torch" (the float zoo model, see reference_runner.py)
+    engine: str  # an ENGINES name, or "torch" (the float zoo model, see reference_runner.py)
     threads: int
     model: Optional[str] = None  # engine "torch": the zoo model name
 
@@ -106,31 +53,15 @@ def reference_jobs(model: str, weights: Optional[Path], cfg: "BenchConfig") -> l
 
 def plan(paths: list[Path], cfg: BenchConfig) -> list[Job]:
     """Check every file, engine and runtime before any process starts."""
-    from ..export.artifact import format_of
-    from .engines.base import DEFAULT_ENGINE_FOR_FORMAT
-
     jobs = []
     for p in paths:
         p = Path(p)
         if not p.is_file():
             raise ConfigError(f"File '{p}' does not exist")
-        fmt = format_of(p)
-        engine = cfg.engine or DEFAULT_ENGINE_FOR_FORMAT[fmt]
-        _, _, formats = RUNNER_ENGINES[engine]
-        if fmt not in formats:
-            raise ConfigError(f"Engine {engine} cannot run {fmt} files ('{p.name}'); it runs: {', '.join(formats)}")
+        engine = engine_for(p, cfg.engine).name
         check_runtime(engine)
         jobs += [Job(p, engine, t) for t in cfg.threads]
     return jobs
-
-
-def check_runtime(engine: str) -> None:
-    base = RUNNER_ENGINES[engine][0]
-    if not any(importlib.util.find_spec(m) for m in RUNTIME_MODULES[base]):
-        extra = runner.EXTRA_FOR_ENGINE[base]
-        raise MissingDependencyError(
-            f"The {base} runtime is not installed (needed for engine {engine}). "
-            f"Install it with: pip install 'edgekit[{extra}]'")
 
 
 def measure(jobs: list[Job], cfg: BenchConfig, progress: Callable[[str], None] = lambda m: None) -> list[dict]:
@@ -160,30 +91,9 @@ def measure(jobs: list[Job], cfg: BenchConfig, progress: Callable[[str], None] =
 
 def _argv(job: Job, cfg: BenchConfig, json_out: Path) -> list[str]:
     if job.engine == "torch":
-        argv = [sys.executable, "-m", "edgekit.runtime_bench.reference_runner", "--model", job.model]
-        argv += ["--weights", str(job.path)] if job.path is not None else []
-        engine, hint = None, None
-    else:
-        engine, hint, _ = RUNNER_ENGINES[job.engine]
-        argv = [sys.executable, str(RUNNER), "--model", str(job.path), "--engine", engine]
-    argv += ["--threads", str(job.threads), "--warmup", str(cfg.warmup_runs),
-            "--warmup-seconds", str(cfg.warmup_seconds), "--min-runs", str(cfg.min_runs),
-            "--min-seconds", str(cfg.min_seconds), "--max-seconds", str(cfg.max_seconds),
-            "--json-out", str(json_out)]
-    if hint:
-        argv += ["--precision-hint", hint]
-    if not cfg.keep_times:
-        argv.append("--no-times")
-    return argv
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # reference_runner runs as `-m edgekit...`: make this edgekit importable even from a source tree
-    src = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
-    return env
+        weights = ["--weights", str(job.path)] if job.path is not None else []
+        return runner_argv(REFERENCE, job.model, job.threads, json_out, cfg=cfg) + weights
+    return runner_argv([sys.executable, str(RUNNER)], job.path, job.threads, json_out, ENGINES.get(job.engine), cfg)
 
 
 def _single(job: Job, cfg: BenchConfig, json_out: Path) -> dict:
@@ -191,7 +101,7 @@ def _single(job: Job, cfg: BenchConfig, json_out: Path) -> dict:
     timeout = cfg.max_seconds * 2 + 300
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, timeout=timeout, env=_env())
+                              text=True, timeout=timeout, env=host_env())
     except subprocess.TimeoutExpired:
         raise DeviceError(f"bench of '{job.label}' timed out after {timeout:.0f} s") from None
     return _read_result(job, json_out, proc.returncode, proc.stderr)
@@ -205,9 +115,7 @@ def _read_result(job: Job, json_out: Path, returncode: int, stderr: str) -> dict
         except json.JSONDecodeError:
             doc = None
     if doc and "error" in doc:
-        kind = doc.get("error_kind")
-        exc = {"missing_runtime": MissingDependencyError, "usage": ConfigError}.get(kind, DeviceError)
-        raise exc(f"{job.label}: {doc['error']}")
+        raise runner_error(doc.get("error_kind"), f"{job.label}: {doc['error']}")
     if returncode != 0 or doc is None:
         tail = " | ".join(stderr.strip().splitlines()[-3:])[-400:]
         raise DeviceError(f"bench of '{job.label}' failed (exit {returncode}): {tail or 'no output'}")
@@ -221,7 +129,7 @@ class _Served:
         self.job, self.json_out = job, json_out
         self._err = open(errlog, "w+")
         self.proc = subprocess.Popen(_argv(job, cfg, json_out) + ["--serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._err, text=True, env=_env())
+                                     stdout=subprocess.PIPE, stderr=self._err, text=True, env=host_env())
         self.runs = 0
         self.timed_ms = 0.0
 
@@ -290,13 +198,3 @@ def _done(s: _Served, cfg: BenchConfig, start: float) -> bool:
     if time.monotonic() - start >= cfg.max_seconds:
         return True
     return s.runs >= cfg.min_runs and s.timed_ms >= cfg.min_seconds * 1e3
-
-
-def parse_threads(value: str) -> tuple[int, ...]:
-    try:
-        out = tuple(int(v) for v in str(value).split(",") if v.strip())
-    except ValueError:
-        out = ()
-    if not out or any(t < 1 for t in out):
-        raise ConfigError(f"--threads takes positive integers, e.g. --threads 1,2; got '{value}'")
-    return out

@@ -1,15 +1,8 @@
 """Several fresh processes per file, their timed runs pooled into one result.
 
-Why: the median moves more from one fresh process to the next than within one process. With
-ONNX Runtime's int8 MobileNetV2 on this machine's 2-vCPU EPYC, fresh processes gave medians
-from 1.85 to 2.18 ms while each held within ~2% across its own 1-second windows; with
-address-space randomization off (setarch -R) the processes agreed more closely, so part of
-it is where the weights, arena and code land in memory. Pooling 3 processes averages over
-that: in a prototype, the spread of the median over 5 repeats fell from 11.2% to 5.4% (ORT
-int8) and from 8.0% to 0.7% (ORT fp32). What is left is the machine's own drift over
-minutes, which a bare loop of the runtime's API shows just as much (issue 4's note). The
-total is split over the processes, so the pooled result still has >= min_runs and
->= min_seconds.
+One process is one sample of memory layout: its median moves more than runs within it do
+(docs/decisions.md, "Several processes per file"). The minimums are split over the
+processes, so the pooled result still has >= min_runs and >= min_seconds.
 """
 from __future__ import annotations
 

@@ -52,6 +52,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import time
 
@@ -59,10 +60,8 @@ import numpy as np
 
 SCHEMA = 1
 TIMER = "python perf_counter loop"
-ENGINE_FOR_SUFFIX = {".onnx": "onnxruntime", ".tflite": "litert", ".xml": "openvino"}
-SUFFIXES_FOR_ENGINE = {"onnxruntime": (".onnx",), "litert": (".tflite",), "openvino": (".xml", ".onnx")}
-EXTRA_FOR_ENGINE = {"onnxruntime": "onnx", "litert": "tflite", "openvino": "openvino"}
 EXIT_USAGE, EXIT_MISSING, EXIT_RUNTIME = 2, 3, 4
+BACKENDS = {}  # engine -> backend class; edgekit's EngineSpec table (engines.py) names these
 
 
 class RunnerError(Exception):
@@ -91,9 +90,53 @@ def openvino_config(threads, precision_hint="f32"):
 
 
 # ---- runtimes: each has name, shape, dtype, quant; prepare(float32 sample), run_once(), output() ----
+# Class facts: the files it opens (the first suffix: its own; "--engine auto" picks it), its
+# runtime modules with their pip names (best first), the edgekit extra that installs them.
 
+def backend(cls):
+    BACKENDS[cls.engine] = cls
+    return cls
+
+
+@backend
+class LiteRTBackend:
+    engine = "litert"
+    suffixes = (".tflite",)
+    runtimes = (("ai_edge_litert", "ai-edge-litert"), ("tflite_runtime", "tflite-runtime"),
+                ("tensorflow", "tensorflow tensorflow-cpu tensorflow-aarch64"))
+    extra = "tflite"
+
+    def __init__(self, path, threads, precision_hint=None):
+        Interpreter, self.runtime, self.runtime_version = _import_tflite()
+        self.interp = Interpreter(model_path=path, num_threads=threads)
+        self.interp.allocate_tensors()
+        inp = self.interp.get_input_details()[0]
+        out = self.interp.get_output_details()[0]
+        self.in_index, self.out_index = inp["index"], out["index"]
+        self.name, self.shape, self.dtype = inp["name"], [int(d) for d in inp["shape"]], inp["dtype"]
+        self.quant = _quant(inp) if self.dtype in (np.int8, np.uint8, np.int16) else None
+        self.out_quant = _quant(out) if out["dtype"] in (np.int8, np.uint8, np.int16) else None
+        self.raw = None
+        self.out = None
+
+    def prepare(self, x):
+        self.raw = np.ascontiguousarray(quantize(x, self.quant, self.dtype))
+
+    def run_once(self):
+        self.interp.set_tensor(self.in_index, self.raw)
+        self.interp.invoke()
+        self.out = self.interp.get_tensor(self.out_index)
+
+    def output(self):
+        return dequantize(self.out, self.out_quant)
+
+
+@backend
 class OnnxRuntimeBackend:
     engine = "onnxruntime"
+    suffixes = (".onnx",)
+    runtimes = (("onnxruntime", "onnxruntime"),)
+    extra = "onnx"
 
     def __init__(self, path, threads, precision_hint=None):
         ort = _import("onnxruntime", "onnxruntime")
@@ -123,36 +166,12 @@ class OnnxRuntimeBackend:
         return np.asarray(self.out[0], dtype=np.float32)
 
 
-class LiteRTBackend:
-    engine = "litert"
-
-    def __init__(self, path, threads, precision_hint=None):
-        Interpreter, self.runtime, self.runtime_version = _import_tflite()
-        self.interp = Interpreter(model_path=path, num_threads=threads)
-        self.interp.allocate_tensors()
-        inp = self.interp.get_input_details()[0]
-        out = self.interp.get_output_details()[0]
-        self.in_index, self.out_index = inp["index"], out["index"]
-        self.name, self.shape, self.dtype = inp["name"], [int(d) for d in inp["shape"]], inp["dtype"]
-        self.quant = _quant(inp) if self.dtype in (np.int8, np.uint8, np.int16) else None
-        self.out_quant = _quant(out) if out["dtype"] in (np.int8, np.uint8, np.int16) else None
-        self.raw = None
-        self.out = None
-
-    def prepare(self, x):
-        self.raw = np.ascontiguousarray(quantize(x, self.quant, self.dtype))
-
-    def run_once(self):
-        self.interp.set_tensor(self.in_index, self.raw)
-        self.interp.invoke()
-        self.out = self.interp.get_tensor(self.out_index)
-
-    def output(self):
-        return dequantize(self.out, self.out_quant)
-
-
+@backend
 class OpenVINOBackend:
     engine = "openvino"
+    suffixes = (".xml", ".onnx")
+    runtimes = (("openvino", "openvino"),)
+    extra = "openvino"
 
     def __init__(self, path, threads, precision_hint="f32"):
         ov = _import("openvino", "openvino")
@@ -187,9 +206,6 @@ class OpenVINOBackend:
         return np.array(self.out, dtype=np.float32)
 
 
-BACKENDS = {"onnxruntime": OnnxRuntimeBackend, "litert": LiteRTBackend, "openvino": OpenVINOBackend}
-
-
 def _import(module, engine):
     import importlib
 
@@ -197,7 +213,7 @@ def _import(module, engine):
         return importlib.import_module(module)
     except ImportError as exc:
         raise RunnerError("%s is not installed (%s); install it with: pip install 'edgekit[%s]'"
-                          % (module, exc, EXTRA_FOR_ENGINE[engine]), "missing_runtime")
+                          % (module, exc, BACKENDS[engine].extra), "missing_runtime")
 
 
 def _import_tflite():
@@ -235,7 +251,11 @@ def _quant(detail):
 
 
 def quantize(x, quant, dtype):
+    """Float values -> the input's integer type with its (scale, zero point); unchanged for float inputs."""
     if quant is None:
+        if np.issubdtype(np.dtype(dtype), np.integer) and np.issubdtype(x.dtype, np.floating):
+            raise RunnerError("the model's input is %s without quantization parameters: float inputs cannot be "
+                              "converted to it" % np.dtype(dtype).name, "usage")
         return x.astype(dtype, copy=False)
     info = np.iinfo(dtype)
     q = np.round(x / quant[0] + quant[1])
@@ -256,6 +276,12 @@ def load_inputs(npy_path, shape):
         arr = np.load(npy_path, allow_pickle=False).astype(np.float32)
     except (OSError, ValueError) as exc:
         raise RunnerError("cannot read %s as a .npy array (%s)" % (npy_path, exc), "usage")
+    return model_layout(arr, shape, npy_path)
+
+
+def model_layout(arr, shape, what="input"):
+    """(samples (N, 1, *sample), layout_converted): float samples (N, ...) or one sample, in the
+    model's layout or NCHW for an NHWC model (transposed here)."""
     want = tuple(shape)
     sample = want[1:]
     converted = None
@@ -264,12 +290,17 @@ def load_inputs(npy_path, shape):
     if arr.shape == sample:
         arr = arr[None]
     if arr.ndim != len(want) or arr.shape[1:] != sample or len(arr) == 0:
-        raise RunnerError("input %s has shape %s; the model takes %s" % (npy_path, arr.shape, list(want)), "usage")
+        raise RunnerError("input %s has shape %s; the model takes %s" % (what, arr.shape, list(want)), "usage")
     return np.ascontiguousarray(arr[:, None]), converted
 
 
-def random_input(shape, seed):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+def random_input(shape, seed, dtype=np.float32, quant=None):
+    """Normal noise; an integer input without quantization parameters gets integers of its range."""
+    rng = np.random.default_rng(seed)
+    if quant is None and np.issubdtype(np.dtype(dtype), np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+    return rng.standard_normal(shape).astype(np.float32)
 
 
 def host_info():
@@ -343,36 +374,35 @@ def timed_runs(backend, min_runs, min_seconds, max_seconds, max_runs=None):
             return times
 
 
-def open_backend(args):
+def open_backend(path, engine="auto", threads=1, precision_hint="f32"):
     """Check arguments, import the runtime and load the model; returns (backend, facts)."""
-    path = args.model
     if not os.path.isfile(path):
         raise RunnerError("model file not found: %s" % path, "usage")
     suffix = os.path.splitext(path)[1].lower()
-    engine = ENGINE_FOR_SUFFIX.get(suffix) if args.engine == "auto" else args.engine
+    if engine == "auto":
+        engine = next((name for name, b in BACKENDS.items() if b.suffixes[0] == suffix), None)
     if engine is None:
         raise RunnerError("unknown model file type '%s'; valid: .onnx, .tflite, .xml (OpenVINO IR)" % suffix, "usage")
-    if suffix not in SUFFIXES_FOR_ENGINE[engine]:
-        raise RunnerError("engine %s cannot run %s files; it runs %s"
-                          % (engine, suffix, ", ".join(SUFFIXES_FOR_ENGINE[engine])), "usage")
-    if args.threads < 1:
-        raise RunnerError("--threads must be >= 1, got %d" % args.threads, "usage")
-    hint = args.precision_hint if engine == "openvino" else None
+    suffixes = BACKENDS[engine].suffixes
+    if suffix not in suffixes:
+        raise RunnerError("engine %s cannot run %s files; it runs %s" % (engine, suffix, ", ".join(suffixes)), "usage")
+    if threads < 1:
+        raise RunnerError("--threads must be >= 1, got %d" % threads, "usage")
+    hint = precision_hint if engine == "openvino" else None
     if hint is not None:
-        openvino_config(args.threads, hint)  # validate before the slow part
+        openvino_config(threads, hint)  # validate before the slow part
     t0 = time.perf_counter()
     if engine == "litert":
         _import_tflite()
     else:
-        _import(engine, engine)
+        _import(BACKENDS[engine].runtimes[0][0], engine)
     t1 = time.perf_counter()
     try:
-        backend = BACKENDS[engine](path, args.threads, hint)
+        backend = BACKENDS[engine](path, threads, hint)
     except RunnerError:
         raise
     except Exception as exc:  # each runtime raises its own types for a bad file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise RunnerError("%s cannot load %s: %s" % (engine, path, first[:300]), "runtime")
+        raise RunnerError(load_error(engine, path, exc), "runtime")
     t2 = time.perf_counter()
     return backend, {"engine": engine, "import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3}
 
@@ -381,7 +411,7 @@ def prepare_inputs(backend, args):
     if args.input_npy:
         samples, converted = load_inputs(args.input_npy, backend.shape)
     else:
-        samples, converted = random_input(backend.shape, args.seed)[None], None
+        samples, converted = random_input(backend.shape, args.seed, backend.dtype, backend.quant)[None], None
     info = {"name": backend.name, "shape": list(backend.shape), "dtype": np.dtype(backend.dtype).name,
             "quantization": backend.quant, "source": "npy" if args.input_npy else "random",
             "layout_converted": converted}
@@ -402,9 +432,24 @@ def write_outputs(backend, samples, path):
     return len(outs)
 
 
+def load_error(engine, path, exc):
+    """One line on why a runtime refused a file; custom operators the runtime lacks are named."""
+    text = str(exc)
+    custom = sorted(set(re.findall(r"unresolved custom op: (\w+)", text, flags=re.I)))
+    if custom:
+        return ("%s uses custom operator(s) %s that this TFLite runtime does not provide; run it where those "
+                "ops are registered (`edgekit inspect` lists them)" % (os.path.basename(path), ", ".join(custom)))
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return "%s cannot load %s: %s" % (engine, path, first[:300])
+
+
+def _open_from_args(args):
+    return open_backend(args.model, args.engine, args.threads, args.precision_hint)
+
+
 def run_benchmark(args, serve_channel=None, opener=None):
     """opener(args) -> (backend, facts): open_backend here; edgekit's torch reference passes its own."""
-    backend, facts = (opener or open_backend)(args)
+    backend, facts = (opener or _open_from_args)(args)
     samples, input_info = prepare_inputs(backend, args)
     backend.prepare(samples[0])
     t0 = time.perf_counter()

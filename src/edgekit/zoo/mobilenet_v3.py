@@ -108,19 +108,8 @@ def mobilenet_v3_small(num_classes: int = 1000, width_mult: float = 1.0, dropout
 
 _SOURCE = "Howard et al., Searching for MobileNetV3 (arXiv:1905.02244); layout of torchvision.models.{}"
 
-register(ModelCard(
-    name="mobilenet_v3_small",
-    family="mobilenet",
-    builder=mobilenet_v3_small,
-    source=_SOURCE.format("mobilenet_v3_small"),
-    description="MobileNetV3-Small 1.0, 224x224, ImageNet-1k classifier",
-    reference_params=2_542_856,
-))
-register(ModelCard(
-    name="mobilenet_v3_large",
-    family="mobilenet",
-    builder=mobilenet_v3_large,
-    source=_SOURCE.format("mobilenet_v3_large"),
-    description="MobileNetV3-Large 1.0, 224x224, ImageNet-1k classifier",
-    reference_params=5_483_032,
-))
+for _name, _builder, _what, _params in (
+        ("mobilenet_v3_small", mobilenet_v3_small, "MobileNetV3-Small 1.0", 2_542_856),
+        ("mobilenet_v3_large", mobilenet_v3_large, "MobileNetV3-Large 1.0", 5_483_032)):
+    register(ModelCard(name=_name, family="mobilenet", builder=_builder, source=_SOURCE.format(_name),
+                       description=f"{_what}, 224x224, ImageNet-1k classifier", reference_params=_params))

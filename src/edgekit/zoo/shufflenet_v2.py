@@ -86,19 +86,9 @@ class ShuffleNetV2(nn.Module):
 
 _SOURCE = "Ma et al., ShuffleNet V2 (arXiv:1807.11164); layout of torchvision.models.{}"
 
-register(ModelCard(
-    name="shufflenet_v2_x0_5",
-    family="shufflenet",
-    builder=partial(ShuffleNetV2, [4, 8, 4], [24, 48, 96, 192, 1024]),
-    source=_SOURCE.format("shufflenet_v2_x0_5"),
-    description="ShuffleNet V2 0.5x, 224x224, ImageNet-1k classifier",
-    reference_params=1_366_792,
-))
-register(ModelCard(
-    name="shufflenet_v2_x1_0",
-    family="shufflenet",
-    builder=partial(ShuffleNetV2, [4, 8, 4], [24, 116, 232, 464, 1024]),
-    source=_SOURCE.format("shufflenet_v2_x1_0"),
-    description="ShuffleNet V2 1.0x, 224x224, ImageNet-1k classifier",
-    reference_params=2_278_604,
-))
+for _name, _channels, _what, _params in (
+        ("shufflenet_v2_x0_5", [24, 48, 96, 192, 1024], "0.5x", 1_366_792),
+        ("shufflenet_v2_x1_0", [24, 116, 232, 464, 1024], "1.0x", 2_278_604)):
+    register(ModelCard(name=_name, family="shufflenet", builder=partial(ShuffleNetV2, [4, 8, 4], _channels),
+                       source=_SOURCE.format(_name), description=f"ShuffleNet V2 {_what}, 224x224, ImageNet-1k classifier",
+                       reference_params=_params))

@@ -77,19 +77,10 @@ class SqueezeNet(nn.Module):
 
 _SOURCE = "Iandola et al., SqueezeNet (arXiv:1602.07360); layout of torchvision.models.{}"
 
-register(ModelCard(
-    name="squeezenet1_0",
-    family="squeezenet",
-    builder=partial(SqueezeNet, "1_0"),
-    source=_SOURCE.format("squeezenet1_0"),
-    description="SqueezeNet 1.0, 224x224, ImageNet-1k classifier",
-    reference_params=1_248_424,
-))
-register(ModelCard(
-    name="squeezenet1_1",
-    family="squeezenet",
-    builder=partial(SqueezeNet, "1_1"),
-    source=_SOURCE.format("squeezenet1_1") + " (SqueezeNet v1.1 of the official DeepScale repo)",
-    description="SqueezeNet 1.1 (2.4x less compute than 1.0), 224x224, ImageNet-1k classifier",
-    reference_params=1_235_496,
-))
+for _version, _source, _what, _params in (
+        ("1_0", "", "SqueezeNet 1.0", 1_248_424),
+        ("1_1", " (SqueezeNet v1.1 of the official DeepScale repo)", "SqueezeNet 1.1 (2.4x less compute than 1.0)",
+         1_235_496)):
+    register(ModelCard(name=f"squeezenet{_version}", family="squeezenet", builder=partial(SqueezeNet, _version),
+                       source=_SOURCE.format(f"squeezenet{_version}") + _source,
+                       description=f"{_what}, 224x224, ImageNet-1k classifier", reference_params=_params))

@@ -1,14 +1,16 @@
-"""A user's own torch model: a TorchScript file, a torch.export ``.pt2`` file, or ``module:factory``.
+"""A user's own torch model: a torch.export ``.pt2`` file, ``module:factory``, or TorchScript.
 
-    load_user_model("model.pt", card)            TorchScript (torch.jit.save)
-    load_user_model("model.pt2", card)           torch.export (torch.export.save)
+    load_user_model("model.pt2", card)           torch.export (torch.export.save), loaded as data
     load_user_model("mypkg.models:build", card)  import mypkg.models, call build() -> nn.Module
+    load_user_model("model.pt", card, trust_code=True)  TorchScript (torch.jit.save)
 
 The card says how to feed the model (the zoo has one per model; for a user's model build one
-with ``card_from_options``). Files never run arbitrary pickled Python: TorchScript and
-ExportedProgram archives hold TorchScript code / serialized graphs, and a pickled
-``torch.save(model)`` is refused. ``module:factory`` does import and run the user's code,
-which is what the user asked for.
+with ``card_from_options``). Model files never run code unless the user says they trust them
+(``trust_code``, the CLI's --trust-model-code): a ``.pt2`` is checked and loaded as data
+(zoo/safe_pt2.py); a TorchScript file is a program (``torch.jit.load`` runs its
+``__setstate__``, which can write files: tests/test_untrusted_models.py shows it), and so is a
+pickled ``torch.save(model)``: both are refused without the flag. ``module:factory``
+imports and runs the user's code, which is what the user asked for on the command line.
 """
 from __future__ import annotations
 
@@ -21,13 +23,13 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .._files import sha256
-from ..errors import ConfigError, WeightsError
+from ..errors import TRUST_HINT, ConfigError, UntrustedCodeError, WeightsError
 from .card import IMAGENET_MEAN, IMAGENET_STD, ModelCard, Preprocess
 from .loaded import LoadedModel
 
 _FACTORY = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-_SAVE_HOW = ("the whole model with torch.jit.script(model).save('model.pt') or "
-             "torch.export.save(torch.export.export(model, (x,)), 'model.pt2'), or pass module:factory")
+_SAVE_HOW = ("the whole model with torch.export.save(torch.export.export(model, (x,)), 'model.pt2'), "
+             "or pass module:factory")
 
 
 def card_from_options(
@@ -76,12 +78,13 @@ def card_from_options(
     )
 
 
-def load_user_model(spec: str, card: ModelCard) -> LoadedModel:
-    """Load a TorchScript / torch.export file or call ``module:factory``; eval mode, on CPU."""
+def load_user_model(spec: str, card: ModelCard, *, trust_code: bool = False) -> LoadedModel:
+    """Load a torch.export / TorchScript file or call ``module:factory``; eval mode, on CPU.
+    ``trust_code``: the user trusts the file, so formats that hold code may run it."""
     spec = str(spec).strip()
     path = Path(spec).expanduser()
     if path.exists() or not _FACTORY.match(spec):
-        module, kind = _load_file(path)
+        module, kind = _load_file(path, trust_code)
         weights_path, weights_hash = str(path), sha256(path)
     else:
         module, kind = _call_factory(spec)
@@ -94,7 +97,7 @@ def load_user_model(spec: str, card: ModelCard) -> LoadedModel:
                        weights_sha256=weights_hash, notes={"user_model": spec, "user_model_kind": kind})
 
 
-def _load_file(path: Path):
+def _load_file(path: Path, trust_code: bool):
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise WeightsError(
@@ -108,19 +111,26 @@ def _load_file(path: Path):
                 f"Model file '{path}' holds only weights (a state_dict), not a model. "
                 f"Use a zoo name with --weights {path}, or save {_SAVE_HOW}"
             )
-        why = ("not a zip archive: corrupt, truncated or another format" if kind == "not_zip" else
-               "a pickled torch.save(model) is not loaded: unpickling would run arbitrary code")
-        raise WeightsError(f"Model file '{path}' is not a TorchScript or torch.export model ({why}). "
-                           f"Save {_SAVE_HOW}")
+        if kind == "pickle":
+            return _load_pickled_module(path, trust_code), "pickle"
+        raise WeightsError(f"Model file '{path}' is not a TorchScript or torch.export model (not a zip archive: "
+                           f"corrupt, truncated or another format). Save {_SAVE_HOW}")
+    if kind == "torchscript" and not trust_code:
+        raise UntrustedCodeError(
+            f"Model file '{path}' is TorchScript, a program: loading it runs code stored inside it "
+            "(which can read and write files), and edgekit does not run code from model files. Save the model "
+            f"with torch.export.save(torch.export.export(model, (x,)), 'model.pt2') instead, or {TRUST_HINT}")
     try:
         if kind == "exported_program":
-            module = _load_exported(path)
+            module = _load_exported(path, trust_code)
         else:
             import torch
 
             with warnings.catch_warnings():  # TorchScript is deprecated; loading it is the user's choice
                 warnings.simplefilter("ignore", DeprecationWarning)
                 module = torch.jit.load(str(path), map_location="cpu")
+    except WeightsError:
+        raise
     except Exception as exc:
         raise WeightsError(
             f"Model file '{path}' looks like a {kind.replace('_', ' ')} archive but does not load "
@@ -129,10 +139,31 @@ def _load_file(path: Path):
     return module, kind
 
 
-def _load_exported(path: Path):
+def _load_pickled_module(path: Path, trust_code: bool):
+    """A whole module pickled by torch.save(model): unpickling runs code, so only when trusted."""
+    if not trust_code:
+        raise UntrustedCodeError(
+            f"Model file '{path}' is a pickled torch.save(model): unpickling it runs code stored in the file, and "
+            f"edgekit does not run code from model files. Save {_SAVE_HOW}; or {TRUST_HINT}")
     import torch
 
-    return torch.export.load(str(path)).module()
+    try:
+        module = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise WeightsError(f"Model file '{path}' does not unpickle ({_first_line(exc, 120)}). Save {_SAVE_HOW}") from None
+    if not isinstance(module, torch.nn.Module):
+        raise WeightsError(f"Model file '{path}' holds a {type(module).__name__}, not a torch.nn.Module. Save {_SAVE_HOW}")
+    return module
+
+
+def _load_exported(path: Path, trust_code: bool):
+    import torch
+
+    if trust_code:
+        return torch.export.load(str(path)).module()
+    from .safe_pt2 import load_exported_program
+
+    return load_exported_program(path).module(check_guards=False)  # guards are code: never generated
 
 
 def _archive_kind(path: Path) -> str:

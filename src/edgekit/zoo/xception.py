@@ -150,23 +150,9 @@ _SOURCE = ("Chen et al., DeepLabV3+ (arXiv:1802.02611) Aligned Xception-65; layo
            "timm xception65 (TF DeepLab ImageNet weights)")
 _LICENSE = "Apache-2.0 (edgekit implementation after timm's, Apache-2.0); weights: see the weights file"
 
-register(ModelCard(
-    name="xception",
-    family="xception",
-    builder=partial(XceptionAligned, output_stride=32),
-    preprocess=_PRE,
-    license=_LICENSE,
-    source=_SOURCE,
-    description="Aligned Xception-65, output stride 32, 299x299, ImageNet-1k classifier",
-    torchvision_compatible=False,
-))
-register(ModelCard(
-    name="xception_os8",
-    family="xception",
-    builder=partial(XceptionAligned, output_stride=8),
-    preprocess=_PRE,
-    license=_LICENSE,
-    source=_SOURCE,
-    description="Aligned Xception-65, output stride 8 (dilated, DeepLab-style), 299x299, ImageNet-1k classifier",
-    torchvision_compatible=False,
-))
+for _name, _stride, _what in (("xception", 32, "output stride 32"),
+                              ("xception_os8", 8, "output stride 8 (dilated, DeepLab-style)")):
+    register(ModelCard(name=_name, family="xception", builder=partial(XceptionAligned, output_stride=_stride),
+                       preprocess=_PRE, license=_LICENSE, source=_SOURCE,
+                       description=f"Aligned Xception-65, {_what}, 299x299, ImageNet-1k classifier",
+                       torchvision_compatible=False))

@@ -21,11 +21,7 @@ from .registry import KERAS_BUILDERS, register_twin
 _FAMILIES = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "squeezenet",
              "shufflenet_v2", "shufflenet_v1", "xception"]
 for _family in _FAMILIES:
-    try:
-        importlib.import_module(f"{__name__}.{_family}")
-    except ModuleNotFoundError as _exc:  # a torch family not written yet
-        if _exc.name not in (f"{__name__}.{_family}", f"{__package__.rpartition('.')[0]}.{_family}"):
-            raise
+    importlib.import_module(f"{__name__}.{_family}")
 
 
 @dataclass
@@ -40,7 +36,7 @@ def has_twin(name: str) -> bool:
 
 def keras_twin(loaded, check: bool = True) -> KerasTwin:
     """Build the Keras twin of a torch LoadedModel of the zoo and copy its weights exactly."""
-    from ...export._tf import import_tf
+    from ..._optional import import_tf
     from .transfer import check_twin, transfer_weights
 
     name = loaded.card.name

@@ -184,6 +184,22 @@ def model(inputs, outputs, name: str):
     return _k().Model(inputs, outputs, name=name)
 
 
+def chain(*steps: str):
+    """A twin builder for a module whose forward runs ``steps`` in order: child attributes by
+    name, "pool:NAME" a global average pool (+ flatten), "flatten:NAME" a flatten."""
+    extra = {"pool": global_pool, "flatten": flatten}
+
+    def build(module, input_size: int, name: str):
+        inp = image_input(input_size)
+        x = inp
+        for step in steps:
+            kind, _, key = step.partition(":")
+            x = extra[kind](x, key) if key else apply(x, getattr(module, step), step)
+        return model(inp, x, name)
+
+    return build
+
+
 def _register_torch_handlers() -> None:
     from torch import nn
 

@@ -13,12 +13,7 @@ def _separable(x, m, name):
 K.handler(DepthwiseSeparable)(_separable)
 
 
-def build(module, input_size: int, name: str = "mobilenet_v1"):
-    inp = K.image_input(input_size)
-    x = K.apply(inp, module.features, "features")
-    x = K.global_pool(x, "pool")
-    x = K.apply(x, module.classifier, "classifier")
-    return K.model(inp, x, name)
+build = K.chain("features", "pool:pool", "classifier")
 
 
 for _name in ("mobilenet_v1", "mobilenet_v1_0_5", "mobilenet_v1_0_25"):

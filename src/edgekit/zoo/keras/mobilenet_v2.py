@@ -14,12 +14,7 @@ def _inverted_residual(x, m, name):
 K.handler(InvertedResidual)(_inverted_residual)
 
 
-def build(module, input_size: int, name: str = "mobilenet_v2"):
-    inp = K.image_input(input_size)
-    x = K.apply(inp, module.features, "features")
-    x = K.global_pool(x, "pool")  # adaptive_avg_pool2d(x, 1) + flatten
-    x = K.apply(x, module.classifier, "classifier")
-    return K.model(inp, x, name)
+build = K.chain("features", "pool:pool", "classifier")  # adaptive_avg_pool2d(x, 1) + flatten
 
 
 register_twin("mobilenet_v2", build)

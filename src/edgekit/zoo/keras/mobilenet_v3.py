@@ -29,12 +29,7 @@ K.handler(InvertedResidual)(_inverted_residual)
 K.handler(SqueezeExcitation)(_squeeze_excitation)
 
 
-def build(module, input_size: int, name: str = "mobilenet_v3"):
-    inp = K.image_input(input_size)
-    x = K.apply(inp, module.features, "features")
-    x = K.global_pool(x, "avgpool")
-    x = K.apply(x, module.classifier, "classifier")
-    return K.model(inp, x, name)
+build = K.chain("features", "pool:avgpool", "classifier")
 
 
 for _name in ("mobilenet_v3_small", "mobilenet_v3_large"):

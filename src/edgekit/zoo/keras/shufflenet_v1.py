@@ -23,14 +23,7 @@ def _block(x, m, name):
 K.handler(ShuffleV1Block)(_block)
 
 
-def build(module, input_size: int, name: str = "shufflenet_v1"):
-    inp = K.image_input(input_size)
-    x = K.apply(inp, module.first_conv, "first_conv")
-    x = K.apply(x, module.maxpool, "maxpool")
-    x = K.apply(x, module.features, "features")
-    x = K.global_pool(x, "globalpool")
-    x = K.apply(x, module.classifier, "classifier")
-    return K.model(inp, x, name)
+build = K.chain("first_conv", "maxpool", "features", "pool:globalpool", "classifier")
 
 
 for _name in ("shufflenet_v1_g2", "shufflenet_v1_g3"):

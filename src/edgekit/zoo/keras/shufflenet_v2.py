@@ -21,16 +21,7 @@ def _block(x, m, name):
 K.handler(InvertedResidual)(_block)
 
 
-def build(module, input_size: int, name: str = "shufflenet_v2"):
-    inp = K.image_input(input_size)
-    x = K.apply(inp, module.conv1, "conv1")
-    x = K.apply(x, module.maxpool, "maxpool")
-    for stage in ("stage2", "stage3", "stage4"):
-        x = K.apply(x, getattr(module, stage), stage)
-    x = K.apply(x, module.conv5, "conv5")
-    x = K.global_pool(x, "pool")  # x.mean([2, 3])
-    x = K.apply(x, module.fc, "fc")
-    return K.model(inp, x, name)
+build = K.chain("conv1", "maxpool", "stage2", "stage3", "stage4", "conv5", "pool:pool", "fc")  # pool: x.mean([2, 3])
 
 
 for _name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0"):

@@ -16,12 +16,7 @@ def _fire(x, m, name):
 K.handler(Fire)(_fire)
 
 
-def build(module, input_size: int, name: str = "squeezenet"):
-    inp = K.image_input(input_size)
-    x = K.apply(inp, module.features, "features")
-    x = K.apply(x, module.classifier, "classifier")  # dropout, conv, relu, global pool
-    x = K.flatten(x, "flatten")
-    return K.model(inp, x, name)
+build = K.chain("features", "classifier", "flatten:flatten")  # classifier: dropout, conv, relu, global pool
 
 
 for _name in ("squeezenet1_0", "squeezenet1_1"):

@@ -24,12 +24,7 @@ K.handler(XceptionModule)(_module)
 K.handler(ClassifierHead)(_head)
 
 
-def build(module, input_size: int, name: str = "xception"):
-    inp = K.image_input(input_size)
-    x = K.apply(inp, module.stem, "stem")
-    x = K.apply(x, module.blocks, "blocks")
-    x = K.apply(x, module.head, "head")
-    return K.model(inp, x, name)
+build = K.chain("stem", "blocks", "head")
 
 
 for _name in ("xception", "xception_os8"):

@@ -19,6 +19,8 @@ import io
 import zipfile
 from typing import Optional, Sequence
 
+from .tflite import load_model, pack, schema, unpack
+
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"
 MIN_PARSER_VERSION = "1.0.0"  # only fields of the 1.0 schema are written
@@ -115,13 +117,9 @@ def populate(model_bytes: bytes, metadata: bytes, files: dict[str, bytes],
     ``io_names`` = (input name, output name) renames subgraph 0's I/O tensors on the way
     (the converter calls the output of a frozen graph "Identity").
     """
-    import flatbuffers
-
-    from ..inspect.tflite_inspect import load_model, schema
-
     fb = schema()
     load_model(model_bytes, "converted model")
-    model = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(model_bytes, 0))
+    model = unpack(model_bytes)
     if io_names:
         sg = model.subgraphs[0]
         for idx, name in ((sg.inputs[0], io_names[0]), (sg.outputs[0], io_names[1])):
@@ -139,9 +137,7 @@ def populate(model_bytes: bytes, metadata: bytes, files: dict[str, bytes],
         entry.name = METADATA_NAME
         entry.buffer = len(model.buffers) - 1
         model.metadata.append(entry)
-    b = flatbuffers.Builder(len(model_bytes) + len(metadata) + 1024)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    out = io.BytesIO(bytes(b.Output()))
+    out = io.BytesIO(pack(model, len(model_bytes) + len(metadata)))
     if files:
         out.seek(0, io.SEEK_END)
         with zipfile.ZipFile(out, "a") as zf:
@@ -154,8 +150,6 @@ def populate(model_bytes: bytes, metadata: bytes, files: dict[str, bytes],
 
 
 def metadata_buffer(model_bytes: bytes) -> Optional[bytes]:
-    from ..inspect.tflite_inspect import load_model
-
     model = load_model(model_bytes, "model")
     for i in range(model.MetadataLength()):
         m = model.Metadata(i)

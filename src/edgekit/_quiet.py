@@ -1,44 +1,21 @@
-"""Import TensorFlow quietly and keep its C++ chatter off the user's terminal."""
+"""Keep third-party chatter off the user's terminal: native code's fd 1/2 captured while it runs."""
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from typing import Iterator
-
-from .._optional import require
-
-
-def import_tf():
-    """tensorflow, imported without its start-up chatter on the user's terminal.
-
-    TF reads TF_CPP_MIN_LOG_LEVEL once, at import; absl's "log messages before
-    absl::InitializeLog()" banner ignores it, so the import runs with fd 2 captured.
-    """
-    import logging
-    import sys
-
-    if "tensorflow" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with captured_stderr():
-            tf = require("tensorflow", extra="tflite")
-    else:
-        tf = sys.modules["tensorflow"]
-    logging.getLogger("absl").setLevel(logging.ERROR)  # "consider providing trackable_obj" etc.
-    tf.get_logger().setLevel(logging.ERROR)
-    return tf
 
 
 @contextlib.contextmanager
 def captured_stderr(fds: tuple = (2,)) -> Iterator[list]:
-    """Redirect file descriptors (default: 2, the converter's C++ logs) to a temp file.
+    """Redirect file descriptors (default: 2, a converter's C++ logs) to a temp file.
 
     Yields a list that receives the captured text when the block ends, so callers can
     quote it in an error; on success it is simply dropped. ``fds=(1, 2)`` also keeps a
     converter's progress printing off stdout (where --json output goes).
     """
-    import sys
-
     out: list = []
     try:
         sys.stdout.flush()
