@@ -149,7 +149,8 @@ def tflite_variant(loaded, split, out, prep="eq+gptq+bc"):
 
 
 RECIPES = {
-    "onnx": {"edgekit": (onnx_edgekit, {}), "noprep-minmax": (onnx_edgekit, {"prep": None, "method": "minmax"}),
+    "onnx": {"edgekit": (onnx_edgekit, {}), "noprep": (onnx_edgekit, {"prep": None}),
+             "noprep-minmax": (onnx_edgekit, {"prep": None, "method": "minmax"}),
              "bc": (onnx_edgekit, {"prep": "eq+gptq+bc"})},
     "tflite": {"edgekit": (tflite_edgekit, {}), "noprep": (tflite_edgekit, {"prep": None}),
                "bc": (tflite_edgekit, {"prep": "eq+gptq+bc"})},
@@ -164,7 +165,7 @@ def onnx_sequential(loaded, split, out, mode="bias", float_ref="eq", **kw):
     import onnx
 
     from _seq_requant import correct
-    from edgekit.export.onnx_export import export_torch_to_onnx
+    from edgekit.formats.onnx import export_torch_to_onnx
 
     path = onnx_edgekit(loaded, split, out)
     ref = out / "float_ref.onnx"
@@ -218,7 +219,7 @@ def onnx_ranges(loaded, split, out, ranges="avgminmax", bias=None, prep="eq+gptq
     correction afterwards (_seq_requant, E[(W - Q(W)) x_f])."""
     import onnx
 
-    from edgekit.export.onnx_export import export_torch_to_onnx
+    from edgekit.formats.onnx import export_torch_to_onnx
     from edgekit.quantize import QuantConfig
     from edgekit.quantize import onnx_int8
 
@@ -318,7 +319,7 @@ def openvino_nncf(loaded, split, out, prep=None, preset="performance", fast_bc=F
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, QuantizationParameters
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
-    from edgekit.export.onnx_export import export_torch_to_onnx
+    from edgekit.formats.onnx import export_torch_to_onnx
 
     module = prepared(loaded, split, prep)[0] if prep else loaded.module
     fp32 = out / "fp32.onnx"
@@ -417,7 +418,7 @@ def onnx_with_tflite_ranges(loaded, split, out, prep="eq+gptq+bc", tflite_recipe
     import numpy as np
 
     from ai_edge_litert.interpreter import Interpreter
-    from edgekit.export.onnx_export import export_torch_to_onnx
+    from edgekit.formats.onnx import export_torch_to_onnx
     from edgekit.quantize import QuantConfig
     from edgekit.quantize import onnx_ranges as orr
     from edgekit.quantize.onnx_int8 import quantize_onnx
@@ -478,7 +479,7 @@ def onnx_full_input(loaded, split, out, ranges="mse", prep="eq+gptq+bc", exclude
     clipping of dark / bright pixels) instead of a calibrated one; the rest as ``ranges``."""
     import numpy as np
 
-    from edgekit.export.onnx_export import export_torch_to_onnx
+    from edgekit.formats.onnx import export_torch_to_onnx
     from edgekit.quantize import QuantConfig
     from edgekit.quantize import onnx_ranges as orr
     from edgekit.quantize.onnx_int8 import quantize_onnx
@@ -525,3 +526,9 @@ RECIPES["openvino"].update({
 
 RECIPES["litert"].update({"avg-bc-pool": (litert_avg, {"own_pool_range": True})})
 RECIPES["litert"].update({"avg-bc-pool-fi": (litert_avg, {"own_pool_range": True})})  # input range fixed
+
+RECIPES["openvino"].update({  # deliberately worse NNCF settings (what the test floors must catch)
+    "nncf-nobc": (openvino_nncf, {"bc": False}),
+    "nncf-minmax-nobc": (openvino_nncf, {"bc": False, "ranges": "minmax"}),
+    "nncf-pertensor": (openvino_nncf, {"per_channel": False}),
+})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +30,8 @@ def main() -> None:
                     help="user: benchmarks/_user_mobilenet.py, MobileNetV2 in a layout of its own")
     ap.add_argument("--reuse", action="store_true", help="judge files a previous run left in --keep")
     ap.add_argument("--aug", action="store_true", help="also judge on 6 variants of each held-out photo")
+    ap.add_argument("--floors", action="store_true",
+                    help="say whether the pooled figures clear the int8 tests' floors (tests/int8_pooled.py)")
     args = ap.parse_args()
     loaded = ev.folded_mobilenet() if args.model == "zoo" else ev.folded_user_mobilenet()
     splits = [s for s in ev.halves(loaded, aug=args.aug) if s.name in args.halves.split(",")]
@@ -63,6 +66,23 @@ def main() -> None:
         if args.aug:
             pool += " | " + ev.fmt(ev.pooled(augs))
         print(f"| {route} | {recipe} | {cells} | {pool} | {' / '.join(f'{x:.0f}' for x in secs)} |", flush=True)
+        if args.floors and len(parts) > 1:
+            print(f"  floors of tests/int8_pooled.py: {floor_verdict(route, ev.pooled(parts))}", flush=True)
+
+
+def floor_verdict(route: str, f: dict) -> str:
+    """Which of the int8 tests' floors (agreement, cosine, SQNR) these pooled figures clear."""
+    import numpy as np
+
+    sys.path.insert(0, str(ev.REPO / "tests"))
+    from int8_pooled import FLOORS
+
+    floor = FLOORS["litert-torch" if route == "litert" else route]
+    sqnr = 10 * np.log10(f["signal"] / f["noise"])
+    checks = [("agreement", f["agree"], floor.agree), ("cosine", f["cos"].mean(), floor.cosine),
+              ("SQNR", sqnr, floor.sqnr_db)]
+    failed = [f"{name} {got:.4g} < {want}" for name, got, want in checks if got < want]
+    return "FAILS (" + "; ".join(failed) + ")" if failed else "passes"
 
 
 def copy_loaded(loaded):
