@@ -25,7 +25,7 @@ class Floor:
     sqnr_db: float  # logit SQNR over all 78
 
 
-# Measured on an Intel Xeon (AVX512-VNNI, AMX), docs/int8_accuracy.md section 6.
+# Measured on an Intel Xeon (AVX512-VNNI, AMX), docs/int8_accuracy.md section 1 (pooled column).
 FLOORS = {
     "onnx": Floor(agree=70, cosine=0.990, sqnr_db=17.0),  # measured 73/78, 0.9927, 18.4 dB
     "tflite": Floor(agree=73, cosine=0.991, sqnr_db=17.5),  # measured 76/78, 0.9938, 18.9 dB
