@@ -91,3 +91,50 @@ def mobilenet_v2_export(tmp_path_factory, mobilenet_v2_weights, photos_dir):
                    "--calib", photos_dir, "--out", out, "--json", timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def photo_halves(photos_dir, tmp_path_factory) -> dict:
+    """Both halves of the photos as folders: {"A": (calibration dir, evaluation dir), "B": swapped}.
+    A is edgekit's own split of --calib (data/sources.py split_calibration_eval); names and labels kept."""
+    from edgekit.data import load_image_set
+    from edgekit.zoo.card import Preprocess
+    from int8_pooled import copy_photos, halves
+
+    root = tmp_path_factory.mktemp("photo_halves")
+    calib, evalset = halves(load_image_set(photos_dir, Preprocess.for_size(32)))["A"]
+    a_calib, a_eval = (copy_photos(photos_dir, s.names, root / side) for s, side in ((calib, "calib"), (evalset, "eval")))
+    return {"A": (a_calib, a_eval), "B": (a_eval, a_calib)}
+
+
+@pytest.fixture(scope="session")
+def mobilenet_v2_held_out(mobilenet_v2_weights, photos_dir) -> dict:
+    """{"A"/"B": (held-out photos, float logits of the BN-folded model on them)} for pooled int8 figures."""
+    import torch
+
+    from edgekit.data import load_image_set
+    from edgekit.fold_bn import fold_batchnorm
+    from edgekit.runtime_bench.reference_engine import reference_engine
+    from edgekit.zoo import get_model
+    from int8_pooled import halves
+
+    loaded = get_model("mobilenet_v2", mobilenet_v2_weights)
+    loaded.module, _ = fold_batchnorm(loaded.module, torch.zeros(1, 3, 224, 224))
+    images = load_image_set(photos_dir, loaded.card.preprocess)
+    engine = reference_engine(loaded)
+    return {h: (evalset, engine.run(evalset.arrays)) for h, (_, evalset) in halves(images).items()}
+
+
+@pytest.fixture(scope="session")
+def mobilenet_v2_export_swapped(tmp_path_factory, mobilenet_v2_weights, photo_halves):
+    """The session export with the photo halves swapped: calibrated on the photos the first one
+    held out (`--calib B --data A`), so that with both every photo is judged once."""
+    import json
+
+    calib, evald = photo_halves["B"]
+    out = tmp_path_factory.mktemp("mobilenet_v2_export_swapped")
+    proc = run_cli("export", "mobilenet_v2", "--weights", mobilenet_v2_weights, "--int8", "--format", "onnx",
+                   "--format", "tflite", "--format", "openvino", "--calib", calib, "--data", evald,
+                   "--out", out, "--no-record", "--json", timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads(proc.stdout)
