@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..export import EXPORTERS
+from ..export.base import LAYOUTS
 from ..formats import FORMATS
 from ..quantize.tflite_int8 import IO_DTYPES
 from ..types import CalibrationMethod
@@ -56,26 +57,30 @@ def _calib_method_help() -> str:
               help="Export a zoo model's PyTorch build (default) or its Keras build (then --weights may also be a .weights.h5 saved from it). Keras files (.keras/.h5/SavedModel) are keras.")
 @click.option("--io-dtype", type=click.Choice(IO_DTYPES), default="int8", show_default=True,
               help="Input/output type of int8 .tflite files (uint8: TFLite Task Library / ML Kit; float32: float interface).")
-@click.option("--fp16", is_flag=True, help="Also write a .tflite with float16 weights.")
+@click.option("--fp16", is_flag=True, help="Also write a .tflite (and, with --format ncnn, an ncnn model) with float16 weights.")
 @click.option("--int16x8", is_flag=True, help="Also write a 16x8 .tflite (int16 activations, int8 weights).")
 @click.option("--float-fallback", is_flag=True,
               help="int8 .tflite: keep ops that have no int8 kernel in float instead of failing.")
+@click.option("--input-layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
+              help="Input layout of .onnx and OpenVINO files: auto keeps the model's own (NCHW for PyTorch, "
+                   "NHWC for Keras); nchw / nhwc convert. The sidecar says which.")
 @db_options
 @json_option
 @handle_errors
 def command(model, formats, int8, calib, data, calib_method, calib_samples, out_dir, framework, io_dtype, fp16,
-            int16x8, float_fallback, db_path, no_record, as_json, **model_kw):
+            int16x8, float_fallback, input_layout, db_path, no_record, as_json, **model_kw):
     """Export MODEL (a zoo name, a TorchScript/.pt2 file, or package.module:factory)."""
     from ..pipeline import DataOptions, export
     from ..quantize import QuantConfig
 
     quant = QuantConfig(method=calib_method, samples=calib_samples)  # validate flags first
     db = open_db(db_path, no_record)  # an unusable database fails before the slow work
-    options = _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback)
+    options = (_tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback),
+               *_layout_options(formats, input_layout), *_ncnn_flags(formats, fp16))
     loaded = _resolve(model, framework, model_kw)
     result = export(loaded, out_dir, list(formats) or None, int8=int8,
                     data=DataOptions(calib=calib, eval=data), quant=quant, progress=progress,
-                    options=(options,))
+                    options=options)
     if db:
         db.record_export(result.artifacts, command=command_line())
     emit(result.to_dict(), as_json, _human)
@@ -86,11 +91,31 @@ def _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback):
     from ..errors import ConfigError
     from ..export.tflite_export import TfliteOptions
 
-    options = TfliteOptions(io_dtype=io_dtype, float_fallback=float_fallback, fp16=fp16, int16x8=int16x8)
+    tflite_fp16 = fp16 and not (formats and "tflite" not in formats and "ncnn" in formats)
+    options = TfliteOptions(io_dtype=io_dtype, float_fallback=float_fallback, fp16=tflite_fp16, int16x8=int16x8)
     if formats and "tflite" not in formats and options != TfliteOptions():
-        raise ConfigError("--fp16, --int16x8, --io-dtype and --float-fallback apply to .tflite files; "
-                          "add --format tflite")
+        raise ConfigError("--int16x8, --io-dtype and --float-fallback apply to .tflite files, --fp16 to .tflite "
+                          "and ncnn files; add --format tflite")
     return options
+
+
+def _ncnn_flags(formats, fp16):
+    """--fp16 for ncnn, when ncnn is named (it is never exported by default)."""
+    from ..export.ncnn_export import NcnnOptions
+
+    return [NcnnOptions(fp16=fp16)] if "ncnn" in formats else []
+
+
+def _layout_options(formats, layout):
+    """--input-layout as the options of the formats it applies to (refused without any of them)."""
+    from ..errors import ConfigError
+    from ..export.onnx_export import OnnxOptions
+    from ..export.openvino_export import OpenVINOOptions
+
+    applies = [o for o in (OnnxOptions(layout), OpenVINOOptions(layout)) if not formats or o.format in formats]
+    if layout != "auto" and not applies:
+        raise ConfigError("--input-layout applies to onnx and openvino files; add --format onnx or --format openvino")
+    return applies
 
 
 def _resolve(model, framework, model_kw):

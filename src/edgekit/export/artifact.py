@@ -82,4 +82,5 @@ class Artifact:
 
 def artifact_path(out_dir: Path, model: str, precision: str, fmt: str) -> Path:
     """Where an export writes: ``<out>/<model>_<precision><suffix of the format>``."""
-    return Path(out_dir) / f"{model}_{precision}{FORMATS.get(fmt).suffix}"
+    spec = FORMATS.get(fmt)
+    return Path(out_dir) / f"{model}_{precision}{spec.infix}{spec.suffix}"
