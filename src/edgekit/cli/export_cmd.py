@@ -53,8 +53,8 @@ def _calib_method_help() -> str:
 @click.option("--calib-method", default="auto", show_default=True, help=_calib_method_help())
 @click.option("--calib-samples", default=100, show_default=True, help="Calibration images used at most.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True)
-@click.option("--framework", type=click.Choice(["torch", "keras"]),
-              help="Export a zoo model's PyTorch build (default) or its Keras build (then --weights may also be a .weights.h5 saved from it). Keras files (.keras/.h5/SavedModel) are keras.")
+@click.option("--framework", type=click.Choice(["torch", "keras", "paddle"]),
+              help="Export a zoo model's PyTorch build (default), its Keras build (then --weights may also be a .weights.h5 saved from it) or its PaddlePaddle build (mobilenet_v1*, mobilenet_v2; via its torch twin). Keras files (.keras/.h5/SavedModel) are keras; a module:factory returning a paddle.nn.Layer is paddle.")
 @click.option("--io-dtype", type=click.Choice(IO_DTYPES), default="int8", show_default=True,
               help="Input/output type of int8 .tflite files (uint8: TFLite Task Library / ML Kit; float32: float interface).")
 @click.option("--fp16", is_flag=True, help="Also write a .tflite (and, with --format ncnn, an ncnn model) with float16 weights.")
@@ -129,6 +129,8 @@ def _resolve(model, framework, model_kw):
     loaded = resolve_model(model, **model_kw)
     if framework == "torch" and loaded.framework == "keras":
         raise ConfigError(f"'{model}' is a Keras model; export it with --framework keras (or without --framework)")
+    if framework == "paddle":
+        return _paddle(model, loaded)
     if framework == "keras" and loaded.framework == "torch":
         from ..zoo.keras import has_twin, to_keras
 
@@ -137,6 +139,23 @@ def _resolve(model, framework, model_kw):
         progress(f"keras: building the Keras version of {loaded.card.name}")
         loaded = to_keras(loaded, keras_weights)
     return loaded
+
+
+def _paddle(model, loaded):
+    """--framework paddle: a zoo name through its Paddle twin; a Paddle factory as it came in."""
+    from ..errors import ConfigError
+    from ..zoo import MODELS
+    from ..zoo.paddle import TWINS, to_paddle_zoo
+
+    if loaded.notes.get("source_framework") == "paddle":
+        return loaded
+    if model in MODELS and loaded.card.name in TWINS:
+        progress(f"paddle: building the Paddle version of {loaded.card.name} and bringing it back into its torch twin")
+        return to_paddle_zoo(loaded)
+    if model in MODELS:
+        raise ConfigError(f"--framework paddle: '{model}' has no Paddle twin; zoo models that have one: {', '.join(TWINS)}")
+    raise ConfigError(f"--framework paddle: '{model}' gave a {loaded.framework} model, not a paddle.nn.Layer; pass "
+                      "module:factory with a factory returning a paddle.nn.Layer (or drop --framework paddle)")
 
 
 def _human(doc: dict) -> str:

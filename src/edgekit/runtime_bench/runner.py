@@ -212,7 +212,7 @@ class ExecuTorchBackend:
     import torch themselves (torch is part of this runtime; the runner still imports only numpy)."""
     engine = "executorch"
     suffixes = (".pte",)
-    runtimes = (("executorch", "executorch"),)
+    runtimes = (("executorch.runtime", "executorch"),)
     extra = "executorch"
     _DTYPES = {6: np.float32, 1: np.int8, 0: np.uint8, 5: np.float16}  # ExecuTorch ScalarType codes
 
