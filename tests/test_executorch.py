@@ -101,3 +101,33 @@ def test_executorch_without_the_extra(tmp_path):
     line = assert_clean_error(proc, "edgekit[executorch]")
     assert "ExecuTorch export needs executorch" in line, line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_runner_runs_pte_with_executorch_only(tmp_path):
+    """The device runner on a .pte with tensorflow, onnx, edgekit, ... poisoned. torch is not: ExecuTorch's
+    Python runtime (its pybindings) imports it itself; the runner imports only numpy and executorch."""
+    import torch
+
+    from edgekit.formats.executorch import lower_to_xnnpack, quiet
+    from test_runner import SHORT, run_isolated
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(8, 10)).eval()
+    with quiet():
+        data, info = lower_to_xnnpack(torch.export.export(net, (torch.zeros(1, 3, 32, 32),)))
+    pte = tmp_path / "tiny.pte"
+    pte.write_bytes(data)
+    out = tmp_path / "result.json"
+    import test_runner
+
+    forbidden = test_runner.FORBIDDEN
+    test_runner.FORBIDDEN = tuple(m for m in forbidden if m != "torch")
+    try:
+        proc, iso = run_isolated(tmp_path, ["--model", pte, *SHORT, "--json-out", out])
+    finally:
+        test_runner.FORBIDDEN = forbidden
+    assert iso["code"] in (0, None), proc.stderr
+    assert iso["loaded"] == [], f"runner imported {iso['loaded']}"
+    doc = json.loads(out.read_text())
+    assert doc["engine"] == "executorch" and doc["input"]["shape"] == [1, 3, 32, 32] and doc["stats"]["runs"] >= 5

@@ -62,3 +62,26 @@ def test_ncnn_int8_refused_up_front(tmp_path):
     assert "neither the pnnx nor the ncnn wheel" in line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert time.monotonic() - start < 120  # refused before data, folding or conversion
+
+
+def test_runner_runs_ncnn_with_numpy_and_ncnn_only(tmp_path):
+    """The device runner on an ncnn model with torch, tensorflow, onnx, ... poisoned (as on a device)."""
+    import torch
+
+    from edgekit.formats.ncnn import convert_with_pnnx
+    from test_runner import SHORT, run_isolated
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(8, 10)).eval()
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    param = tmp_path / "tiny.ncnn.param"
+    convert_with_pnnx(net, (1, 3, 32, 32), param, staging, fp16=False)
+    out = tmp_path / "result.json"
+    proc, iso = run_isolated(tmp_path, ["--model", param, *SHORT, "--json-out", out])
+    assert iso["code"] in (0, None), proc.stderr
+    assert iso["loaded"] == [], f"runner imported {iso['loaded']}"
+    doc = json.loads(out.read_text())
+    assert doc["engine"] == "ncnn" and doc["input"]["shape"] == [1, 3, 32, 32]
+    assert doc["file_size_bytes"] == param.stat().st_size + param.with_suffix(".bin").stat().st_size
