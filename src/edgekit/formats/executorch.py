@@ -65,10 +65,11 @@ def read_program(path: Path) -> dict:
     try:
         with quiet():
             program = deserialize_pte_binary(Path(path).read_bytes()).program
-    except Exception as exc:  # a truncated or foreign file fails inside the flatbuffer reader
+        plans = list(program.execution_plan)
+    except Exception as exc:  # a truncated or foreign file fails inside the flatbuffer reader (or reads as empty)
         raise ConfigError(f"'{path}' is not a readable ExecuTorch program ({first_line(exc)}); re-export it") from None
     methods = {}
-    for plan in program.execution_plan:
+    for plan in plans:
         delegates, kernels = Counter(), Counter()
         for chain in plan.chains:
             for ins in chain.instructions:
