@@ -65,7 +65,7 @@ def _assert_files_equal_paddle(arts, layer, photos_dir):
     first = next(iter(arts.values()))
     x = _photos(Artifact.load(first["path"]).model_card.preprocess, photos_dir)
     ref = _paddle_forward(layer, x)
-    assert ref.max() - ref.min() > 1.0  # a real spread of logits, else a relative check proves nothing
+    assert ref.max() - ref.min() > 0.1  # a real spread of logits (not 1e-17), else a relative check proves nothing
     for (fmt, precision), art in arts.items():
         if precision != "fp32":
             continue
@@ -88,7 +88,7 @@ def test_zoo_mobilenet_v1_from_paddle_to_onnx_and_tflite(tmp_path, v1_weights, p
     src = arts[("onnx", "fp32")]["source"]
     assert src["source_framework"] == "paddle" and src["torch_twin"] == "mobilenet_v1"
     for twin in (src["paddle_twin"], src["paddle_twin_from_torch"]):
-        assert twin["relative_diff"] <= 1e-4 and twin["logit_range"] > 1.0, twin
+        assert twin["relative_diff"] <= 1e-4 and twin["logit_range"] > 0.1, twin
     layer, _ = paddle_twin(get_model("mobilenet_v1", v1_weights))
     _assert_files_equal_paddle(arts, layer, photos_dir)
     for fmt in ("onnx", "tflite"):  # random weights: int8 is validated like any file, loosely judged
