@@ -19,6 +19,12 @@ bash scripts/setup.sh
 # twin (litert-torch, +0.9 GB, ~30 s from PyPI); the quickstart does not need it.
 echo "test: adding the optional extra edgekit[tflite-torch] for its tests" >&2
 .venv/bin/python -m pip --disable-pip-version-check -q install -e ".[tflite-torch]"
+# ExecuTorch (+0.3 GB, ~40 s), ncnn (+0.1 GB, ~5 s) and PaddlePaddle (+0.7 GB, ~20 s): optional
+# formats and sources with tests of their own; torch stays 2.13.0 (pinned by the constraint).
+for extra in executorch ncnn paddle; do
+  echo "test: adding the optional extra edgekit[$extra] for its tests" >&2
+  .venv/bin/python -m pip --disable-pip-version-check -q install -e ".[$extra]" -c <(echo "torch==2.13.0")
+done
 if ! wait "$rig_pid"; then
   tail -n 30 .rig/up.log >&2
   echo "test: the device rig did not start (log: .rig/up.log)" >&2

@@ -32,7 +32,8 @@ Progress = Optional[Callable[[str], None]]
 _TYPES = {"DataOptions": "pipeline", "ExportResult": "pipeline", "RunResult": "pipeline",
           "QuantConfig": "quantize", "CalibrationMethod": "types", "Precision": "types",
           "BenchConfig": "runtime_bench.config", "BenchReport": "runtime_bench.bench",
-          "BenchResult": "runtime_bench.result", "TfliteOptions": "export", "Artifact": "export",
+          "BenchResult": "runtime_bench.result", "TfliteOptions": "export", "OnnxOptions": "export",
+          "OpenVINOOptions": "export", "NcnnOptions": "export", "Artifact": "export",
           "DeviceOptions": "devices", "EdgekitError": "errors"}
 
 

@@ -73,7 +73,7 @@ def bench_config(threads, profile, min_runs, min_seconds, max_seconds, warmup_ru
 @device_options
 def command(files, threads, engine, profile, min_runs, min_seconds, max_seconds, warmup_runs, warmup_seconds,
             processes, no_interleave, label, db_path, no_record, as_json, devices):
-    """Time FILES (.onnx, .tflite, OpenVINO .xml), each in fresh processes of its own.
+    """Time FILES (.onnx, .tflite, OpenVINO .xml, ExecuTorch .pte, ncnn .param), each in fresh processes of its own.
 
     Several files are interleaved (rounds A B A B ...) so drift hits all alike; int8 files are
     compared with the fp32 file of the same model and format.

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..export import EXPORTERS
+from ..export.base import LAYOUTS
 from ..formats import FORMATS
 from ..quantize.tflite_int8 import IO_DTYPES
 from ..types import CalibrationMethod
@@ -53,30 +54,34 @@ def _calib_method_help() -> str:
 @click.option("--calib-method", default="auto", show_default=True, help=_calib_method_help())
 @click.option("--calib-samples", type=params.SAMPLES, default=100, show_default=True, help="Calibration images used at most.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-out"), show_default=True)
-@click.option("--framework", type=click.Choice(["torch", "keras"]),
-              help="Export a zoo model's PyTorch build (default) or its Keras build (then --weights may also be a .weights.h5 saved from it). Keras files (.keras/.h5/SavedModel) are keras.")
+@click.option("--framework", type=click.Choice(["torch", "keras", "paddle"]),
+              help="Export a zoo model's PyTorch build (default), its Keras build (then --weights may also be a .weights.h5 saved from it) or its PaddlePaddle build (mobilenet_v1*, mobilenet_v2; via its torch twin). Keras files (.keras/.h5/SavedModel) are keras; a module:factory returning a paddle.nn.Layer is paddle.")
 @click.option("--io-dtype", type=click.Choice(IO_DTYPES), default="int8", show_default=True,
               help="Input/output type of int8 .tflite files (uint8: TFLite Task Library / ML Kit; float32: float interface).")
-@click.option("--fp16", is_flag=True, help="Also write a .tflite with float16 weights.")
+@click.option("--fp16", is_flag=True, help="Also write a .tflite (and, with --format ncnn, an ncnn model) with float16 weights.")
 @click.option("--int16x8", is_flag=True, help="Also write a 16x8 .tflite (int16 activations, int8 weights).")
 @click.option("--float-fallback", is_flag=True,
               help="int8 .tflite: keep ops that have no int8 kernel in float instead of failing.")
+@click.option("--input-layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
+              help="Input layout of .onnx and OpenVINO files: auto keeps the model's own (NCHW for PyTorch, "
+                   "NHWC for Keras); nchw / nhwc convert. The sidecar says which.")
 @db_options
 @json_option
 @handle_errors
 def command(model, formats, int8, calib, data, calib_method, calib_samples, out_dir, framework, io_dtype, fp16,
-            int16x8, float_fallback, db_path, no_record, as_json, **model_kw):
+            int16x8, float_fallback, input_layout, db_path, no_record, as_json, **model_kw):
     """Export MODEL (a zoo name, a TorchScript/.pt2 file, or package.module:factory)."""
     from ..pipeline import DataOptions, export
     from ..quantize import QuantConfig
 
     quant = QuantConfig(method=calib_method, samples=calib_samples)  # validate flags first
     db = open_db(db_path, no_record)  # an unusable database fails before the slow work
-    options = _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback)
+    options = (_tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback),
+               *_layout_options(formats, input_layout), *_ncnn_flags(formats, fp16))
     loaded = _resolve(model, framework, model_kw)
     result = export(loaded, out_dir, list(formats) or None, int8=int8,
                     data=DataOptions(calib=calib, eval=data), quant=quant, progress=progress,
-                    options=(options,))
+                    options=options)
     if db:
         db.record_export(result.artifacts, command=command_line())
     emit(result.to_dict(), as_json, _human)
@@ -87,11 +92,31 @@ def _tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback):
     from ..errors import ConfigError
     from ..export.tflite_export import TfliteOptions
 
-    options = TfliteOptions(io_dtype=io_dtype, float_fallback=float_fallback, fp16=fp16, int16x8=int16x8)
+    tflite_fp16 = fp16 and not (formats and "tflite" not in formats and "ncnn" in formats)
+    options = TfliteOptions(io_dtype=io_dtype, float_fallback=float_fallback, fp16=tflite_fp16, int16x8=int16x8)
     if formats and "tflite" not in formats and options != TfliteOptions():
-        raise ConfigError("--fp16, --int16x8, --io-dtype and --float-fallback apply to .tflite files; "
-                          "add --format tflite")
+        raise ConfigError("--int16x8, --io-dtype and --float-fallback apply to .tflite files, --fp16 to .tflite "
+                          "and ncnn files; add --format tflite")
     return options
+
+
+def _ncnn_flags(formats, fp16):
+    """--fp16 for ncnn, when ncnn is named (it is never exported by default)."""
+    from ..export.ncnn_export import NcnnOptions
+
+    return [NcnnOptions(fp16=fp16)] if "ncnn" in formats else []
+
+
+def _layout_options(formats, layout):
+    """--input-layout as the options of the formats it applies to (refused without any of them)."""
+    from ..errors import ConfigError
+    from ..export.onnx_export import OnnxOptions
+    from ..export.openvino_export import OpenVINOOptions
+
+    applies = [o for o in (OnnxOptions(layout), OpenVINOOptions(layout)) if not formats or o.format in formats]
+    if layout != "auto" and not applies:
+        raise ConfigError("--input-layout applies to onnx and openvino files; add --format onnx or --format openvino")
+    return applies
 
 
 def _resolve(model, framework, model_kw):
@@ -105,6 +130,8 @@ def _resolve(model, framework, model_kw):
     loaded = resolve_model(model, **model_kw)
     if framework == "torch" and loaded.framework == "keras":
         raise ConfigError(f"'{model}' is a Keras model; export it with --framework keras (or without --framework)")
+    if framework == "paddle":
+        return _paddle(model, loaded)
     if framework == "keras" and loaded.framework == "torch":
         from ..zoo.keras import has_twin, to_keras
 
@@ -113,6 +140,23 @@ def _resolve(model, framework, model_kw):
         progress(f"keras: building the Keras version of {loaded.card.name}")
         loaded = to_keras(loaded, keras_weights)
     return loaded
+
+
+def _paddle(model, loaded):
+    """--framework paddle: a zoo name through its Paddle twin; a Paddle factory as it came in."""
+    from ..errors import ConfigError
+    from ..zoo import MODELS
+    from ..zoo.paddle import TWINS, to_paddle_zoo
+
+    if loaded.notes.get("source_framework") == "paddle":
+        return loaded
+    if model in MODELS and loaded.card.name in TWINS:
+        progress(f"paddle: building the Paddle version of {loaded.card.name} and bringing it back into its torch twin")
+        return to_paddle_zoo(loaded)
+    if model in MODELS:
+        raise ConfigError(f"--framework paddle: '{model}' has no Paddle twin; zoo models that have one: {', '.join(TWINS)}")
+    raise ConfigError(f"--framework paddle: '{model}' gave a {loaded.framework} model, not a paddle.nn.Layer; pass "
+                      "module:factory with a factory returning a paddle.nn.Layer (or drop --framework paddle)")
 
 
 def _human(doc: dict) -> str:

@@ -12,7 +12,7 @@ from .common import emit, handle_errors, json_option, table
 @json_option
 @handle_errors
 def command(file, as_json):
-    """Show what is inside FILE (.tflite or .onnx): ops, dtypes, I/O, metadata, and the int8 verdict."""
+    """Show what is inside FILE (.tflite, .onnx, .pte, ncnn .param): ops, dtypes, I/O, metadata, and the int8 verdict."""
     from .._contained import call
 
     # parsed (protobuf / flatbuffers / ONNX Runtime) in a child process: a file that crashes or
@@ -29,7 +29,8 @@ def _human(r: dict) -> str:
             q = t.get("quantization")
             qs = f"  scale {q['scale'][0]:.4g} zero point {q['zero_point'][0]}" if q else ""
             lines.append(f"{kind[:-1]:<7}{t['name']}  {t['shape']}  {t['dtype']}{qs}")
-    lines.append(f"transpose ops: {r['transpose_ops']}")
+    if "transpose_ops" in r:
+        lines.append(f"transpose ops: {r['transpose_ops']}")
     if r["format"] == "tflite":
         gran = ", ".join(f"{k} x{n}" for k, n in r["weight_granularity"].items()) or "-"
         lines.append(f"weight quantization: {gran}")
@@ -49,6 +50,8 @@ def _human(r: dict) -> str:
         if r["float_ops"]:
             lines.append("ops running in float: " + ", ".join(
                 f"{f['op']} ({f['layer']})" for f in r["float_ops"][:10]) + (" ..." if len(r["float_ops"]) > 10 else ""))
+    elif "details" in r:  # executorch, ncnn
+        lines += r["details"]
     else:
         rt = r.get("runtime") or {}
         if rt.get("error"):
@@ -59,7 +62,8 @@ def _human(r: dict) -> str:
     ops = [{"op": k, "n": n} for k, n in r["operators"].items()]
     lines += ["", table(ops, [("op", "operator"), ("n", "count")])]
     dts = ", ".join(f"{k} x{n}" for k, n in r["tensor_dtypes"].items())
-    lines.append(f"tensor dtypes: {dts}")
+    if dts:
+        lines.append(f"tensor dtypes: {dts}")
     return "\n".join(lines)
 
 

@@ -12,7 +12,11 @@ from .base import EXPORTERS, Exporter, ExporterOptions, ExportRequest, NoOptions
 for _name in FORMATS.names():
     importlib.import_module(f"{__name__}.{_name}_export")
 
+from .ncnn_export import NcnnOptions  # noqa: E402
+from .onnx_export import OnnxOptions  # noqa: E402
+from .openvino_export import OpenVINOOptions  # noqa: E402
 from .tflite_export import TfliteOptions  # noqa: E402
 
-__all__ = ["Artifact", "EXPORTERS", "Exporter", "ExporterOptions", "ExportRequest", "NoOptions", "TfliteOptions",
+__all__ = ["Artifact", "EXPORTERS", "Exporter", "ExporterOptions", "ExportRequest", "NcnnOptions", "NoOptions", "OnnxOptions",
+           "OpenVINOOptions", "TfliteOptions",
            "sidecar_path"]

@@ -110,4 +110,5 @@ def _checked_sidecar(sc: Path, d) -> tuple[str, str, dict, dict, dict]:
 
 def artifact_path(out_dir: Path, model: str, precision: str, fmt: str) -> Path:
     """Where an export writes: ``<out>/<model>_<precision><suffix of the format>``."""
-    return Path(out_dir) / f"{model}_{precision}{FORMATS.get(fmt).suffix}"
+    spec = FORMATS.get(fmt)
+    return Path(out_dir) / f"{model}_{precision}{spec.infix}{spec.suffix}"

@@ -39,6 +39,31 @@ class NoOptions(ExporterOptions):
     """For exporters without options of their own."""
 
 
+LAYOUTS = ("auto", "nchw", "nhwc")
+
+
+@dataclass(frozen=True)
+class LayoutOptions(ExporterOptions):
+    """The input layout of a file (the CLI's --input-layout): "auto" keeps the model's own
+    (NCHW for torch, NHWC for Keras), "nchw" / "nhwc" convert; the sidecar says which."""
+
+    layout: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"Unknown --input-layout '{self.layout}'. Valid: {', '.join(LAYOUTS)}")
+
+    def nhwc(self, framework: str) -> bool:
+        """Whether the file takes NHWC images, for a model of ``framework``."""
+        return self.layout == "nhwc" or (self.layout == "auto" and framework == Framework.KERAS)
+
+    @staticmethod
+    def layout_meta(framework: str, nhwc: bool) -> dict:
+        own = "NHWC" if framework == Framework.KERAS else "NCHW"
+        got = "NHWC" if nhwc else "NCHW"
+        return {"input_layout": got, "layout_converted": None if own == got else f"{own}->{got}"}
+
+
 def _silent(_msg: str) -> None:
     pass
 
@@ -73,6 +98,7 @@ class Exporter:
     calibration: ClassVar[Optional[Calibration]] = None  # its int8 quantizer's offer
     options_type: ClassVar[type] = NoOptions
     requires: ClassVar[tuple[str, ...]] = ()  # without these modules the format is not a default
+    by_default: ClassVar[bool] = True  # False: exported only when named (--format), never by default
     int8_preparation: ClassVar[bool] = False  # quantizes ExportRequest.int8_module when given
 
     def check(self, framework: str, precision: str, quant: Optional[QuantConfig] = None,
@@ -102,3 +128,14 @@ class Exporter:
 
 
 EXPORTERS: Registry[Exporter] = Registry("format")
+
+
+def in_layout(images: "ImageSet", nhwc: bool) -> "ImageSet":
+    """``images`` (NCHW, as every ImageSet) in a file's input layout, for its quantizer."""
+    if not nhwc or images is None:
+        return images
+    from dataclasses import replace
+
+    import numpy as np
+
+    return replace(images, arrays=np.ascontiguousarray(images.arrays.transpose(0, 2, 3, 1)))

@@ -6,22 +6,29 @@ exact graph the ONNX artifact holds (docs/decisions.md, "OpenVINO export").
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .._env import tool_versions
 from .._optional import require
 from ..errors import UnsupportedError, one_line
-from ..formats.onnx import export_torch_to_onnx
 from ..formats.openvino import save_ir
 from ..quantize import openvino_int8
 from ..types import Framework, Precision
 from .artifact import Artifact, artifact_path
-from .base import EXPORTERS, Exporter, ExportRequest
+from .base import EXPORTERS, Exporter, ExportRequest, LayoutOptions, in_layout
+from .onnx_export import write_fp32_onnx
+
+
+@dataclass(frozen=True)
+class OpenVINOOptions(LayoutOptions):
+    format = "openvino"
 
 
 class OpenVINOExporter(Exporter):
     format = "openvino"
-    frameworks = (Framework.TORCH,)
+    frameworks = (Framework.TORCH, Framework.KERAS)
+    options_type = OpenVINOOptions
     precisions = (Precision.FP32, Precision.INT8)
     calibration = openvino_int8.CALIBRATION
     requires = ("openvino", "nncf")
@@ -30,20 +37,23 @@ class OpenVINOExporter(Exporter):
         ov = require("openvino", extra="openvino")
         loaded = req.loaded
         self.check(loaded.framework, req.precision, req.quant, req.options)
+        nhwc = self.options_of(req.options).nhwc(loaded.framework)
         final = artifact_path(req.out_dir, loaded.card.name, req.precision, self.format)
-        meta = {"tools": tool_versions("torch", "onnx", "openvino", "nncf"), "converted_from": "onnx",
-                "weights_dtype_on_disk": "fp32", "fold_bn": req.fold_report}
+        source = ("tensorflow-cpu", "keras", "tf2onnx") if loaded.framework == Framework.KERAS else ("torch",)
+        meta = {"tools": tool_versions(*source, "onnx", "openvino", "nncf"), "converted_from": "onnx",
+                "weights_dtype_on_disk": "fp32", "fold_bn": req.fold_report,
+                **LayoutOptions.layout_meta(loaded.framework, nhwc)}
         req.progress(f"openvino {req.precision}: converting to {final.name}")
         with tempfile.TemporaryDirectory(dir=req.out_dir, prefix=".edgekit-") as td:
             onnx_path = Path(td) / "fp32.onnx"
-            export_torch_to_onnx(loaded.module, loaded.card.input_shape, onnx_path)
+            write_fp32_onnx(loaded, loaded.module, onnx_path, nhwc)
             try:
                 model = ov.convert_model(str(onnx_path))
             except Exception as exc:  # conversion errors come as several OpenVINO types
                 raise UnsupportedError(f"OpenVINO cannot convert this model: {one_line(exc, 300)}") from None
             if req.precision == Precision.INT8:
                 req.progress(f"openvino int8: NNCF calibration on {min(len(req.calibration), req.quant.samples)} images")
-                model, meta["quantization"] = openvino_int8.quantize_openvino(model, req.calibration, req.quant)
+                model, meta["quantization"] = openvino_int8.quantize_openvino(model, in_layout(req.calibration, nhwc), req.quant)
                 meta["calibration"] = req.calibration.summary()
             save_ir(ov, model, final, Path(td))
         return Artifact.written(final, self.format, req.precision, loaded, meta)

@@ -103,30 +103,20 @@ def _tflite_complete_quantizer(base):
                                                             get_output_act_qspec, get_weight_qspec)
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
 
-    aten = torch.ops.aten
-    convs = (aten.conv1d.default, aten.conv2d.default, aten.convolution.default)
-    clamps = (aten.hardtanh.default, aten.hardtanh_.default)
+    from ..quantize.pt2e_fuse import annotate_conv_clamp
 
-    def fresh(*nodes):
-        return not any("quantization_annotation" in n.meta for n in nodes)
+    aten = torch.ops.aten
 
     class CompleteQuantizer(base):
         def annotate(self, model):
             cfg = self.global_config
             for node in model.graph.nodes:
-                if node.op != "call_function":
+                if node.op != "call_function" or annotate_conv_clamp(
+                        node, get_input_act_qspec(cfg), get_weight_qspec(cfg), get_bias_qspec(cfg),
+                        get_output_act_qspec(cfg)):
                     continue
-                conv = node.args[0] if node.args else None
-                if (node.target in clamps and isinstance(conv, torch.fx.Node) and conv.target in convs
-                        and len(conv.users) == 1 and fresh(node, conv)):
-                    qmap = {conv.args[0]: get_input_act_qspec(cfg), conv.args[1]: get_weight_qspec(cfg)}
-                    if len(conv.args) > 2 and isinstance(conv.args[2], torch.fx.Node):
-                        qmap[conv.args[2]] = get_bias_qspec(cfg)
-                    conv.meta["quantization_annotation"] = QuantizationAnnotation(input_qspec_map=qmap, _annotated=True)
-                    node.meta["quantization_annotation"] = QuantizationAnnotation(
-                        output_qspec=get_output_act_qspec(cfg), _annotated=True)
-                elif (node.target == aten.add.Tensor and fresh(node)
-                      and all(isinstance(a, torch.fx.Node) for a in node.args[:2])):
+                if (node.target == aten.add.Tensor and "quantization_annotation" not in node.meta
+                        and all(isinstance(a, torch.fx.Node) for a in node.args[:2])):
                     node.meta["quantization_annotation"] = QuantizationAnnotation(
                         input_qspec_map={a: get_input_act_qspec(cfg) for a in node.args[:2]},
                         output_qspec=get_output_act_qspec(cfg), _annotated=True)

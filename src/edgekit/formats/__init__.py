@@ -4,7 +4,7 @@ One FormatSpec per format (the table below): its suffix and companion files, the
 runs it by default (a name in runtime_bench/engines.py), the pip extra with its tools, and how
 to recognise a file without its suffix. Format-specific reading and writing live beside it:
 ``tflite`` (schema, flatbuffer round trip), ``tflite_metadata``, ``onnx`` (torch -> ONNX),
-``openvino`` (the .xml/.bin pair).
+``openvino`` (the .xml/.bin pair), ``executorch`` (.pte: torch -> XNNPACK), ``ncnn`` (.param/.bin via pnnx).
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class FormatSpec:
     companions: tuple[str, ...] = ()  # files that belong beside it (".bin" weights)
     kind: str = ""  # what the suffix alone does not say, e.g. "OpenVINO IR"
     magic: Optional[tuple[int, bytes]] = None  # (offset, bytes) that mark the file whatever its name
+    infix: str = ""  # put before the suffix in edgekit's file names, where companions would clash
 
     @property
     def suffix_label(self) -> str:
@@ -38,6 +39,11 @@ for _spec in (
     FormatSpec("tflite", "TFLite", ".tflite", default_engine="litert", extra="tflite", magic=(4, b"TFL3")),
     FormatSpec("openvino", "OpenVINO", ".xml", default_engine="openvino", extra="openvino",
                companions=(".bin",), kind="OpenVINO IR"),
+    FormatSpec("executorch", "ExecuTorch", ".pte", default_engine="executorch", extra="executorch",
+               magic=(4, b"ET12")),
+    # ncnn's weights are a .bin too: edgekit names them m_fp32.ncnn.param / .ncnn.bin beside m_fp32.xml / .bin
+    FormatSpec("ncnn", "ncnn", ".param", default_engine="ncnn", extra="ncnn", companions=(".bin",),
+               kind="ncnn", magic=(0, b"7767517"), infix=".ncnn"),
 ):
     FORMATS.register(_spec.name, _spec)
 

@@ -5,10 +5,13 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..formats import FORMATS, format_of
+from .executorch_inspect import inspect_executorch
+from .ncnn_inspect import inspect_ncnn
 from .onnx_inspect import inspect_onnx
 from .tflite_inspect import inspect_tflite
 
-INSPECTORS = {"tflite": inspect_tflite, "onnx": inspect_onnx}  # format -> its inspector
+INSPECTORS = {"tflite": inspect_tflite, "onnx": inspect_onnx, "executorch": inspect_executorch,
+              "ncnn": inspect_ncnn}  # format -> its inspector
 
 
 def inspect_file(path) -> dict:

@@ -23,9 +23,23 @@ def _silent(_msg: str) -> None:
 
 
 def available_formats() -> list[str]:
+    """The formats exported when none is named: installed, and not opt-in (ExecuTorch, ncnn)."""
     from ..export import EXPORTERS
 
-    return [n for n, e in EXPORTERS.items() if all(importlib.util.find_spec(m) for m in e.requires)]
+    return [n for n, e in EXPORTERS.items()
+            if e.by_default and all(importlib.util.find_spec(m) for m in e.requires)]
+
+
+def _require_tools(exporter) -> None:
+    """A named format whose tools are not installed: one line naming the extra, before any work."""
+    from ..errors import MissingDependencyError
+    from ..formats import FORMATS
+
+    missing = [m for m in exporter.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        spec = FORMATS.get(exporter.format)
+        raise MissingDependencyError(f"{spec.title} export needs {' and '.join(missing)}, which is not installed. "
+                                     f"Install it with: pip install 'edgekit[{spec.extra}]'")
 
 
 def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8: bool = False,
@@ -49,6 +63,7 @@ def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8:
                           f"add it to the formats")
     precisions_of = {e.format: e.plan(int8, options_of.get(e.format)) for e in exporters}
     for e in exporters:  # capability first, then any slow work
+        _require_tools(e)
         for p in precisions_of[e.format]:
             e.check(loaded.framework, p, quant, options_of.get(e.format))
     need_calibration = any(p.integer for ps in precisions_of.values() for p in ps)

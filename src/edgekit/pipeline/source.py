@@ -25,7 +25,7 @@ def reload_source(artifact, weights: Optional[Path] = None, trust_code: bool = F
 
         return load_keras_user_model(spec, artifact.model_card, trust_code=trust_code)
     if src.get("user_model"):
-        if src.get("user_model_kind") == "factory" and not trust_code:
+        if src.get("user_model_kind") in ("factory", "paddle_factory") and not trust_code:
             raise UntrustedCodeError(
                 f"'{artifact.path}' was exported from {spec}; its float model is rebuilt by importing and "
                 f"calling that factory, which the sidecar names: {TRUST_HINT}")

@@ -40,10 +40,25 @@ def calibrated_tensors(model) -> list[str]:
     return names
 
 
+def session_exposing(model, names: list[str]):
+    """An ONNX Runtime session of ``model`` (changed in place) with the tensors ``names`` as outputs."""
+    onnx = require("onnx", extra="onnx")
+    ort = require("onnxruntime", extra="onnx")
+    outputs = {o.name for o in model.graph.output}
+    for t in names:
+        if t not in outputs:
+            model.graph.output.append(onnx.helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None))
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    # no spin-waiting threads: on a busy 2-core machine this pass took 6.5-8 s with ORT's
+    # default spinning, 4.7-5.1 s without (idle cores: the same)
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
 def mse_overrides(model_path, arrays: np.ndarray) -> dict:
     """{tensor: [{"rmin", "rmax"}]} for every calibrated tensor, MSE-optimal per tensor."""
     onnx = require("onnx", extra="onnx")
-    ort = require("onnxruntime", extra="onnx")
     model = onnx.load(str(model_path))
     consumers: dict[str, list] = {}
     for node in model.graph.node:
@@ -54,16 +69,7 @@ def mse_overrides(model_path, arrays: np.ndarray) -> dict:
     follows = {n.input[0]: n.output[0] for n in model.graph.node
                if n.op_type in ("Clip", "Relu") and len(consumers[n.input[0]]) == 1}
     names = [t for t in calibrated_tensors(model) if t not in follows]
-    outputs = {o.name for o in model.graph.output}
-    for t in names:
-        if t not in outputs:
-            model.graph.output.append(onnx.helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None))
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    # no spin-waiting threads: on a busy 2-core machine this pass took 6.5-8 s with ORT's
-    # default spinning, 4.7-5.1 s without (idle cores: the same)
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    sess = session_exposing(model, names)
     input_name = sess.get_inputs()[0].name
     hist = Histograms()
     for observe in (hist.add_range, hist.add):  # pass 1: min/max, pass 2: histograms

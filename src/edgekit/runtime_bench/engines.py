@@ -45,6 +45,8 @@ for _spec in (
     # f32 forced: on CPUs with bf16 the plugin would run an "fp32" model in bf16 (top-1 67% here)
     EngineSpec("openvino", "openvino", ("openvino", "onnx"), precision_hint="f32"),
     EngineSpec("openvino-bf16", "openvino", ("openvino", "onnx"), precision_hint="bf16"),
+    EngineSpec("executorch", "executorch", ("executorch",)),
+    EngineSpec("ncnn", "ncnn", ("ncnn",)),
 ):
     ENGINES.register(_spec.name, _spec)
 

@@ -5,7 +5,7 @@ Imports only the standard library, numpy and the runtime it uses -- never edgeki
 or (unless it is the last fallback for .tflite) tensorflow. Python >= 3.8. One file on
 purpose (it is copied to devices as is), hence longer than edgekit's other modules.
 
-    python runner.py --model PATH [--engine auto|litert|onnxruntime|openvino]
+    python runner.py --model PATH [--engine auto|litert|onnxruntime|openvino|executorch|ncnn]
         [--threads 1] [--warmup 1] [--warmup-seconds 0.5] [--min-runs 50] [--min-seconds 1]
         [--max-seconds 150] [--input-npy X.npy] [--output-npy Y.npy]
         [--precision-hint f32|bf16] [--seed 0] [--no-times] --json-out RESULT.json
@@ -19,9 +19,9 @@ once, outside the timed loop. Defaults follow benchmark_model (50 runs, 1 s, war
 run / 0.5 s).
 
 Result JSON (schema 1; keys are only ever added):
-  {"schema": 1, "engine": "onnxruntime|litert|openvino", "runtime": import name,
+  {"schema": 1, "engine": "onnxruntime|litert|openvino|executorch|ncnn", "runtime": import name,
    "runtime_version", "model": path as given, "model_sha256", "file_size_bytes" (for .xml:
-   .xml + .bin), "threads", "precision_hint" (openvino: effective hint, else null),
+   .xml + .bin, .param + .bin), "threads", "precision_hint" (openvino: effective hint, else null),
    "load_ms", "first_inference_ms", "import_ms",
    "stats": {"runs", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms"},
    "warmup_runs", "peak_rss_mb" (peak resident set of this process, whole lifetime),
@@ -214,6 +214,104 @@ class OpenVINOBackend:
         return np.array(self.out, dtype=np.float32)
 
 
+@backend
+class ExecuTorchBackend:
+    """ExecuTorch's Python runtime: its C++ runtime with the XNNPACK delegate, through pybindings that
+    import torch themselves (torch is part of this runtime; the runner still imports only numpy)."""
+    engine = "executorch"
+    suffixes = (".pte",)
+    runtimes = (("executorch.runtime", "executorch"),)
+    extra = "executorch"
+    _DTYPES = {6: np.float32, 1: np.int8, 0: np.uint8, 5: np.float16}  # ExecuTorch ScalarType codes
+
+    def __init__(self, path, threads, precision_hint=None):
+        import importlib
+
+        runtime = _import("executorch.runtime", "executorch")
+        pybind = importlib.import_module("executorch.extension.pybindings.portable_lib")
+        self.runtime, self.runtime_version = "executorch", _dist_version("executorch")
+        pybind._unsafe_reset_threadpool(int(threads))  # XNNPACK's pool; default is every core
+        self.torch = sys.modules["torch"]
+        program = runtime.Runtime.get().load_program(path)
+        self.method = program.load_method("forward")
+        meta = self.method.metadata.input_tensor_meta(0)
+        self.name, self.shape = "input", [int(d) for d in meta.sizes()]
+        self.dtype = self._DTYPES.get(int(meta.dtype()), np.float32)
+        self.quant = None  # edgekit's int8 .pte files keep float I/O (quantize/dequantize inside)
+        self.inputs = None
+        self.out = None
+
+    def prepare(self, x):
+        self.inputs = [self.torch.from_numpy(np.ascontiguousarray(x.astype(self.dtype, copy=False)))]
+
+    def run_once(self):
+        self.out = self.method.execute(self.inputs)
+
+    def output(self):
+        return np.asarray(self.out[0].numpy(), dtype=np.float32)
+
+
+@backend
+class NcnnBackend:
+    """ncnn's CPU path in fp32 arithmetic: fp16 and bf16 storage are switched off, so an fp16 file's
+    weights are widened at load and an fp32 file computes in fp32 (ncnn would otherwise pick fp16
+    storage where the CPU has it)."""
+    engine = "ncnn"
+    suffixes = (".param",)
+    runtimes = (("ncnn", "ncnn"),)
+    extra = "ncnn"
+
+    def __init__(self, path, threads, precision_hint=None):
+        ncnn = _import("ncnn", "ncnn")
+        self.ncnn = ncnn
+        self.runtime, self.runtime_version = "ncnn", getattr(ncnn, "__version__", _dist_version("ncnn"))
+        self.net = ncnn.Net()
+        opt = self.net.opt
+        opt.num_threads = int(threads)
+        opt.use_vulkan_compute = False
+        for flag in ("use_fp16_storage", "use_fp16_packed", "use_fp16_arithmetic", "use_bf16_storage",
+                     "use_bf16_packed"):
+            if hasattr(opt, flag):
+                setattr(opt, flag, False)
+        if self.net.load_param(path) != 0 or self.net.load_model(path[:-len(".param")] + ".bin") != 0:
+            raise RunnerError("ncnn cannot load %s (or its .bin weights beside it)" % path)
+        self.name, self.out_name, self.shape = ncnn_io(path)
+        self.dtype, self.quant = np.float32, None
+        self.mat = None
+        self.out = None
+
+    def prepare(self, x):
+        self.mat = self.ncnn.Mat(np.ascontiguousarray(x[0], dtype=np.float32))  # one CHW sample
+
+    def run_once(self):
+        ex = self.net.create_extractor()
+        ex.input(self.name, self.mat)
+        _, self.out = ex.extract(self.out_name)
+
+    def output(self):
+        return np.array(self.out, dtype=np.float32).reshape(1, -1)
+
+
+def ncnn_io(path):
+    """(input blob, output blob, input shape [1, C, H, W]) from an ncnn .param file: pnnx writes the
+    input shape as the Input layer's 0=W 1=H 2=C; the output is the last layer's top blob."""
+    with open(path) as f:
+        lines = [ln.split() for ln in f.read().splitlines()[2:] if ln.strip()]
+    if not lines or lines[0][0] != "Input":
+        raise RunnerError("%s is not an ncnn .param with an Input layer first" % path, "usage")
+    first, last = lines[0], lines[-1]
+    dims = dict(kv.split("=", 1) for kv in first[5:] if "=" in kv)
+    try:
+        w, h, c = int(dims.get("0", 0)), int(dims.get("1", 0)), int(dims.get("2", 0))
+    except ValueError:
+        w = h = c = 0
+    if not (w and h and c):
+        raise RunnerError("%s does not record its input shape (Input layer 0=W 1=H 2=C); export it with pnnx "
+                          "and an input shape" % path, "usage")
+    n_in, n_out = int(last[2]), int(last[3])
+    return first[4], last[4 + n_in + n_out - 1], [1, c, h, w]
+
+
 def _import(module, engine):
     import importlib
 
@@ -349,10 +447,11 @@ def peak_rss_mb():
 
 
 def model_files(path):
-    """The files a model consists of: an OpenVINO .xml has its weights in a .bin beside it."""
+    """The files a model consists of: an OpenVINO .xml or an ncnn .param has its weights in a .bin beside it."""
     files = [path]
-    if path.lower().endswith(".xml"):
-        files.append(path[:-4] + ".bin")
+    for suffix in (".xml", ".param"):
+        if path.lower().endswith(suffix):
+            files.append(path[:-len(suffix)] + ".bin")
     return [f for f in files if os.path.exists(f)]
 
 
@@ -390,7 +489,8 @@ def open_backend(path, engine="auto", threads=1, precision_hint="f32"):
     if engine == "auto":
         engine = next((name for name, b in BACKENDS.items() if b.suffixes[0] == suffix), None)
     if engine is None:
-        raise RunnerError("unknown model file type '%s'; valid: .onnx, .tflite, .xml (OpenVINO IR)" % suffix, "usage")
+        raise RunnerError("unknown model file type '%s'; valid: %s"
+                          % (suffix, ", ".join(b.suffixes[0] for b in BACKENDS.values())), "usage")
     suffixes = BACKENDS[engine].suffixes
     if suffix not in suffixes:
         raise RunnerError("engine %s cannot run %s files; it runs %s" % (engine, suffix, ", ".join(suffixes)), "usage")

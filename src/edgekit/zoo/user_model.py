@@ -89,6 +89,10 @@ def load_user_model(spec: str, card: ModelCard, *, trust_code: bool = False) -> 
     else:
         module, kind = _call_factory(spec)
         weights_path, weights_hash = None, None
+        if kind == "paddle_factory":
+            from .paddle import from_paddle
+
+            return from_paddle(module, card if card.num_classes > 0 else replace(card, num_classes=1000), spec)
     if kind != "exported_program":  # an exported graph is frozen in the mode it was exported in
         module.eval()
     if card.num_classes <= 0:
@@ -224,9 +228,13 @@ def _call_factory(spec: str):
             f"Factory '{spec}' raised {_first_line(exc)}. It must build the model when called "
             "with no arguments; wrap it in a function that passes its arguments"
         ) from None
+    from .paddle import is_paddle_layer
+
+    if is_paddle_layer(module):  # a Paddle model: brought in through its torch twin (zoo/paddle)
+        return module, "paddle_factory"
     if not isinstance(module, nn.Module):
         raise ConfigError(
-            f"Factory '{spec}' returned a {type(module).__name__}, not a torch.nn.Module. "
+            f"Factory '{spec}' returned a {type(module).__name__}, not a torch.nn.Module or a paddle.nn.Layer. "
             "Return the model object itself (load its weights inside the factory)"
         )
     return module, "factory"

@@ -1,0 +1,130 @@
+"""PaddlePaddle models in: a zoo name with --framework paddle, a user's tutorial-style Paddle module
+(module:factory), and the Paddle mistakes that would export a silently different network.
+
+A Paddle model comes in through its torch twin (weights copied in layer order, checked to 1e-4 of
+the logit range); every fp32 file must then equal the Paddle forward itself to 1e-4 of the
+logit range on real photos.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import assert_clean_error, run_cli
+
+paddle = pytest.importorskip("paddle")
+torch = pytest.importorskip("torch")
+
+HERE = Path(__file__).resolve().parent
+ENV = {"PYTHONPATH": str(HERE)}
+
+
+@pytest.fixture(scope="module")
+def v1_weights(tmp_path_factory):
+    """MobileNetV1 (no real checkpoint exists in the zoo) with random but non-trivial BatchNorm
+    statistics: torchvision's init leaves BN at identity and the logits at a range of 1e-17."""
+    from edgekit.zoo import get_model
+
+    torch.manual_seed(0)
+    module = get_model("mobilenet_v1").module
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                c = m.num_features
+                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
+            elif isinstance(m, torch.nn.Linear):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) / m.in_features ** 0.5)
+    path = tmp_path_factory.mktemp("v1") / "mobilenet_v1.pth"
+    torch.save(module.state_dict(), path)
+    return path
+
+
+def _photos(card_preprocess, photos_dir, n=8):
+    from edgekit.data import load_image_set
+
+    return load_image_set(photos_dir, card_preprocess).arrays[:n]
+
+
+def _paddle_forward(layer, x):
+    layer.eval()
+    with paddle.no_grad():
+        return layer(paddle.to_tensor(x)).numpy()
+
+
+def _assert_files_equal_paddle(arts, layer, photos_dir):
+    from edgekit.export.artifact import Artifact
+    from edgekit.runtime_bench.engines import open_engine
+
+    first = next(iter(arts.values()))
+    x = _photos(Artifact.load(first["path"]).model_card.preprocess, photos_dir)
+    ref = _paddle_forward(layer, x)
+    assert ref.max() - ref.min() > 0.1  # a real spread of logits (not 1e-17), else a relative check proves nothing
+    for (fmt, precision), art in arts.items():
+        if precision != "fp32":
+            continue
+        with open_engine(art["path"]) as eng:
+            got = eng.run(x)
+        assert np.abs(got - ref).max() <= 1e-4 * (ref.max() - ref.min()), fmt
+
+
+@pytest.mark.slow
+def test_zoo_mobilenet_v1_from_paddle_to_onnx_and_tflite(tmp_path, v1_weights, photos_dir):
+    from edgekit.zoo import get_model
+    from edgekit.zoo.paddle import paddle_twin
+
+    proc = run_cli("export", "mobilenet_v1", "--framework", "paddle", "--weights", v1_weights, "--int8",
+                   "--format", "onnx", "--format", "tflite", "--calib", photos_dir, "--out", tmp_path,
+                   "--no-record", "--json", timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    arts = {(a["format"], a["precision"]): a for a in json.loads(proc.stdout)["artifacts"]}
+    assert set(arts) == {("onnx", "fp32"), ("onnx", "int8"), ("tflite", "fp32"), ("tflite", "int8")}
+    src = arts[("onnx", "fp32")]["source"]
+    assert src["source_framework"] == "paddle" and src["torch_twin"] == "mobilenet_v1"
+    for twin in (src["paddle_twin"], src["paddle_twin_from_torch"]):
+        assert twin["relative_diff"] <= 1e-4 and twin["logit_range"] > 0.1, twin
+    layer, _ = paddle_twin(get_model("mobilenet_v1", v1_weights))
+    _assert_files_equal_paddle(arts, layer, photos_dir)
+    for fmt in ("onnx", "tflite"):  # random weights: int8 is validated like any file, loosely judged
+        acc = arts[(fmt, "int8")]["meta"]["accuracy"]
+        assert acc["samples"] == 39 and acc["cosine_mean"] > 0.9, (fmt, acc)
+
+
+@pytest.mark.slow
+def test_users_paddle_factory_exports(tmp_path, photos_dir, monkeypatch):
+    monkeypatch.syspath_prepend(str(HERE))
+    import paddle_factories
+
+    proc = run_cli("export", "paddle_factories:build_mobilenet_v1", "--format", "onnx", "--format", "openvino",
+                   "--calib", photos_dir, "--out", tmp_path, "--no-record", "--json", env=ENV, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    arts = {(a["format"], a["precision"]): a for a in json.loads(proc.stdout)["artifacts"]}
+    src = arts[("onnx", "fp32")]["source"]
+    assert src["source_framework"] == "paddle" and src["user_model_kind"] == "paddle_factory"
+    _assert_files_equal_paddle(arts, paddle_factories.build_mobilenet_v1(), photos_dir)
+    # validate rebuilds the float model from the factory the sidecar names (code: needs the flag)
+    proc = run_cli("validate", arts[("onnx", "fp32")]["path"], "--trust-model-code", "--json", env=ENV, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["top1_agreement"] == 1.0
+
+
+def test_paddle_blocks_in_a_plain_list_refused(tmp_path):
+    proc = run_cli("export", "paddle_factories:build_plain_list", "--format", "onnx", "--out", tmp_path,
+                   "--no-record", env=ENV, timeout=300)
+    line = assert_clean_error(proc, "plain Python list", "MobileNetV1.blocks (13 layers)", "LayerList")
+    assert "registers neither their parameters nor their sublayers" in line
+
+
+def test_paddle_factory_returning_something_else(tmp_path):
+    proc = run_cli("export", "paddle_factories:build_not_a_layer", "--framework", "paddle", "--format", "onnx",
+                   "--out", tmp_path, "--no-record", env=ENV, timeout=300)
+    assert_clean_error(proc, "paddle_factories:build_not_a_layer", "dict", "paddle.nn.Layer")
+    proc = run_cli("export", "user_model_factories:build_tiny", "--input-size", "32", "--framework", "paddle",
+                   "--format", "onnx", "--out", tmp_path, "--no-record", env=ENV, timeout=300)
+    assert_clean_error(proc, "--framework paddle", "not a paddle.nn.Layer")
