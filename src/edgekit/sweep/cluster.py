@@ -86,13 +86,30 @@ def _resolve_auto() -> str:
     return found
 
 
-def start(address: Optional[str], devices: tuple, num_cpus: Optional[int] = None,
-          object_store_mb: int = 400) -> Cluster:
-    """Start Ray here (no address) or join a cluster; check that every device is declared on one node."""
-    import time
-
+def preflight(address: Optional[str], num_cpus: Optional[int] = None) -> Optional[str]:
+    """Before anything is written: Ray installed, the address well-formed and answering.
+    Returns the address to join (``auto`` resolved), None for in-process."""
     if address is not None and address != "auto":
         _host_port(address)  # a malformed address: refused before Ray is imported
+    if address is not None and num_cpus:
+        raise ConfigError("--num-cpus applies to the in-process Ray; a cluster's nodes declare their own "
+                          "(ray start --num-cpus)")
+    if num_cpus is not None and num_cpus < 1:
+        raise ConfigError(f"--num-cpus must be >= 1, got {num_cpus}")
+    require("ray", extra="sweep")
+    if address is None:
+        return None
+    target = _resolve_auto() if address == "auto" else address
+    check_reachable(target)
+    return target
+
+
+def start(address: Optional[str], devices: tuple, num_cpus: Optional[int] = None,
+          object_store_mb: int = 400) -> Cluster:
+    """Start Ray here (no address) or join a cluster (``preflight``'s address); check that every
+    device is declared on exactly one node."""
+    import time
+
     ray = require("ray", extra="sweep")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # edgekit sends nothing on the user's behalf
     t0 = time.monotonic()
@@ -104,12 +121,7 @@ def start(address: Optional[str], devices: tuple, num_cpus: Optional[int] = None
                      object_store_memory=object_store_mb * 1024 * 1024,
                      resources={resource(d): 1 for d in devices}, **quiet)
         else:
-            target = _resolve_auto() if address == "auto" else address
-            check_reachable(target)
-            if num_cpus:
-                raise ConfigError("--num-cpus applies to the in-process Ray; a cluster's nodes declare their own "
-                                  "(ray start --num-cpus)")
-            ray.init(address=target, **quiet)
+            ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError) as exc:
         raise _connect_error(address, exc) from None
     startup = time.monotonic() - t0

@@ -87,9 +87,13 @@ def run_sweep(matrix: SweepMatrix, out_dir: Path, db, *, export_only: bool = Fal
     p = plan(matrix, export_only)  # every check before Ray starts or anything is written
     for note in p.notes:
         progress(f"sweep: note: {note}")
-    out_dir = ensure_writable_dir(Path(out_dir))
     store = SweepStore(db)
     t = todo(p, store, force, export_only)
+    if t.exports or t.benches:  # Ray installed, the cluster answering: before anything is written
+        from .cluster import preflight
+
+        ray_address = preflight(ray_address, num_cpus)
+    out_dir = ensure_writable_dir(Path(out_dir))
     total = len(p.exports) + (0 if export_only else len(p.benches))
     bar = Progress(total, progress, exports_total=len(p.exports))
     bar.done = bar.resumed = (len(p.exports) - len(t.exports)) + (0 if export_only else len(p.benches) - len(t.benches))
