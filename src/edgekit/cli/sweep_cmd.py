@@ -141,8 +141,10 @@ def _human(result) -> str:
     lines = []
     if result.plan.benches and result.results:
         rows, devices = table_rows(result.plan, result.results, result.failures)
+        short = [d.partition("?")[0] for d in devices]  # the ?python=/?tmpdir= settings make long headers
+        names = short if len(set(short)) == len(short) else devices
         cols = [("model", "model"), ("format", "format"), ("precision", "prec"), ("threads", "thr"),
-                ("top1", "top-1 agree"), ("size_mb", "MB")] + [(d, f"{d} ms") for d in devices]
+                ("top1", "top-1 agree"), ("size_mb", "MB")] + [(d, f"{n} ms") for d, n in zip(devices, names)]
         lines += [table(rows, cols), "ms: p50 per inference; * = mean (benchmark_model prints no percentiles)"]
     for f in result.failures:
         lines.append(f"FAILED {f['job']}: {f['error']}")

@@ -150,16 +150,21 @@ def probe_device(uri: str, options) -> dict:
 
 
 def node_device_options(driver_options, driver_node: Optional[str]):
-    """DeviceOptions where the task runs: the driver's own flags on the driver's node; elsewhere
-    that node's environment (EDGEKIT_SSH_CONFIG, ANDROID_ADB_SERVER_PORT, EDGEKIT_BENCHMARK_BINARY),
-    because a device is reached with the ssh config and adb server of the node that holds it."""
+    """DeviceOptions where the task runs. A device is reached with the ssh config, adb server and
+    benchmark binary of the node that holds it: the driver's flags on the driver's own node,
+    else (and for flags not given) that node's EDGEKIT_SSH_CONFIG, ANDROID_ADB_SERVER_PORT and
+    EDGEKIT_BENCHMARK_BINARY, as set where its `ray start` ran."""
     from ..devices import DeviceOptions
 
-    if driver_node is not None and task_place()["node"] == driver_node:
-        return driver_options
+    mine = driver_node is not None and task_place()["node"] == driver_node
     env = os.environ
-    return DeviceOptions(ssh_config=Path(env["EDGEKIT_SSH_CONFIG"]) if env.get("EDGEKIT_SSH_CONFIG") else None,
-                         adb_server_port=int(env["ANDROID_ADB_SERVER_PORT"]) if env.get("ANDROID_ADB_SERVER_PORT")
-                         else None,
-                         benchmark_binary=Path(env["EDGEKIT_BENCHMARK_BINARY"]) if env.get("EDGEKIT_BENCHMARK_BINARY")
-                         else None, cooldown_s=driver_options.cooldown_s)
+
+    def pick(flag, var, kind):
+        if mine and flag is not None:
+            return flag
+        return kind(env[var]) if env.get(var) else None
+
+    return DeviceOptions(ssh_config=pick(driver_options.ssh_config, "EDGEKIT_SSH_CONFIG", Path),
+                         adb_server_port=pick(driver_options.adb_server_port, "ANDROID_ADB_SERVER_PORT", int),
+                         benchmark_binary=pick(driver_options.benchmark_binary, "EDGEKIT_BENCHMARK_BINARY", Path),
+                         cooldown_s=driver_options.cooldown_s)
