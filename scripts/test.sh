@@ -17,8 +17,8 @@ trap 'kill $rig_pid 2>/dev/null || true; bash rig/down.sh >/dev/null 2>&1 || tru
 bash scripts/setup.sh
 # The tests also cover the optional PyTorch -> TFLite route for torch modules without a Keras
 # twin (litert-torch, +0.9 GB, ~30 s from PyPI); the quickstart does not need it.
-echo "test: adding the optional extra edgekit[tflite-torch] for its tests" >&2
-.venv/bin/python -m pip --disable-pip-version-check -q install -e ".[tflite-torch]"
+echo "test: adding the optional extras edgekit[tflite-torch] and edgekit[sweep] (Ray) for their tests" >&2
+.venv/bin/python -m pip --disable-pip-version-check -q install -e ".[tflite-torch,sweep]"
 if ! wait "$rig_pid"; then
   tail -n 30 .rig/up.log >&2
   echo "test: the device rig did not start (log: .rig/up.log)" >&2

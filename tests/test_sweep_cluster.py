@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("ray", reason="pip install 'edgekit[sweep]' (scripts/test.sh does)")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import REPO, run_cli  # noqa: E402
 from device_rig import pi_uri, rig  # noqa: E402,F401

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("ray", reason="pip install 'edgekit[sweep]' (scripts/test.sh does)")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import run_cli  # noqa: E402
 from device_rig import TcpProxy, rig, ssh, ssh_config_for  # noqa: E402,F401

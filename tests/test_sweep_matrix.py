@@ -127,3 +127,16 @@ def test_without_ray_the_sweep_names_the_extra(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
     assert_clean_error(proc, "ray is not installed", "pip install 'edgekit[sweep]'")
+
+
+def test_public_functions_survive_importing_their_packages():
+    """`edgekit.export` and `edgekit.sweep` are functions and packages alike: the package import
+    inside the first call must not replace the function (a second call failed before)."""
+    import importlib
+
+    import edgekit
+
+    packages = {name: importlib.import_module(f"edgekit.{name}") for name in ("export", "sweep")}
+    for name in ("export", "sweep", "bench", "run", "validate"):
+        assert callable(getattr(edgekit, name)), name
+    assert packages["sweep"].run_sweep and packages["export"].EXPORTERS

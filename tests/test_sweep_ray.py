@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("ray", reason="pip install 'edgekit[sweep]' (scripts/test.sh does)")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import run_cli  # noqa: E402
 from device_rig import pi_uri, rig, rig_flags  # noqa: E402,F401
@@ -78,3 +79,16 @@ def test_force_redoes_the_jobs_asked_for(sweep):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(jobs(db, "file")) == n_files + 1 and len(bench_rows(db)) == n_bench + 1
     assert "1 bench results (0 resumed)" in proc.stdout
+
+
+def test_python_api_export_only(tmp_path):
+    import edgekit
+
+    result = edgekit.sweep(models=["mobilenet_v1_0_25"], formats=["onnx"], precisions=["fp32", "int8"], input_size=32,
+                           export_only=True, out_dir=tmp_path / "o", db=tmp_path / "r.sqlite")
+    assert not result.failures and not result.results
+    assert sorted(f["precision"] for f in result.files) == ["fp32", "int8"]
+    assert all(Path(f["path"]).is_file() and f["top1_agreement"] is not None for f in result.files)
+    again = edgekit.sweep(models=["mobilenet_v1_0_25"], formats=["onnx"], precisions=["fp32", "int8"], input_size=32,
+                          export_only=True, out_dir=tmp_path / "o", db=tmp_path / "r.sqlite")
+    assert again.resumed == {"exports": 1, "benches": 0} and "ray_startup_s" not in again.timings

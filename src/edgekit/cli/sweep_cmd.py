@@ -146,6 +146,10 @@ def _human(result) -> str:
         cols = [("model", "model"), ("format", "format"), ("precision", "prec"), ("threads", "thr"),
                 ("top1", "top-1 agree"), ("size_mb", "MB")] + [(d, f"{n} ms") for d, n in zip(devices, names)]
         lines += [table(rows, cols), "ms: p50 per inference; * = mean (benchmark_model prints no percentiles)"]
+    elif result.files:  # --export-only
+        cols = [("model", "model"), ("format", "format"), ("precision", "prec"), ("top1_agreement", "top-1 agree"),
+                ("samples", "images"), ("path", "file")]
+        lines.append(table(result.files, cols))
     for f in result.failures:
         lines.append(f"FAILED {f['job']}: {f['error']}")
     t = result.timings

@@ -39,6 +39,7 @@ class Driver:
         self.lost = collections.Counter()  # job key -> re-submissions after the device was lost
         self.benches_left = collections.Counter()  # file key -> bench jobs not finished
         self.results: list[dict] = []
+        self.files_saved: list = []  # Artifacts written into OUT/files by this run
         self.failures: list[dict] = []
         self.export_span: list[float] = []  # start and end of every export task (node clocks)
         self._weights: dict = {}
@@ -133,6 +134,7 @@ class Driver:
         bundles = self.ray.get(list(bundle_refs))
         artifacts = [save_bundle(b, self.out_dir, job, p) for p, b in zip(job.precisions, bundles)]
         self.store.files_done(self.run_id, job, artifacts, timing)
+        self.files_saved += artifacts
         self.progress.exports_done += 1
         self.progress.finish(job.key, True)
         for p, bref, art in zip(job.precisions, bundle_refs, artifacts):

@@ -31,13 +31,14 @@ class SweepResult:
     timings: dict = field(default_factory=dict)  # ray_startup_s, export_wall_s, wall_s
     report: dict = field(default_factory=dict)
     devices: dict = field(default_factory=dict)  # URI -> what the device is (probe)
+    files: list[dict] = field(default_factory=list)  # every exported file of the matrix, with its accuracy
 
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "db": self.db, "out": self.out_dir,
                 "jobs": {"exports": len(self.plan.exports), "benches": len(self.plan.benches)},
                 "resumed": self.resumed, "done": len(self.results), "failed": len(self.failures),
                 "failures": self.failures, "notes": self.plan.notes, "timings": self.timings, "report": self.report,
-                "devices": self.devices, "results": self.results}
+                "devices": self.devices, "files": self.files, "results": self.results}
 
 
 @dataclass
@@ -109,6 +110,7 @@ def run_sweep(matrix: SweepMatrix, out_dir: Path, db, *, export_only: bool = Fal
     else:
         progress(f"sweep: all {total} jobs already done (in {db.path}); --force redoes them")
     result.results = [r["result"] for r in t.done.values()] + result.results
+    result.files = _files(store, p, result.files)
     result.timings["wall_s"] = round(time.monotonic() - wall0, 1)
     if result.results:
         result.report = summary.write(run_id, result.results, label, out_dir)
@@ -138,9 +140,25 @@ def _on_ray(p, t, store, run_id, out_dir, result, bar, address, num_cpus, option
         if main:
             signal.signal(signal.SIGTERM, previous)
         result.results, result.failures, result.devices = driver.results, driver.failures, driver.device_info
+        result.files = [{"path": str(a.path)} for a in driver.files_saved]
         if driver.export_span:
             result.timings["export_wall_s"] = round(max(driver.export_span) - min(driver.export_span), 1)
         cluster.shutdown()
+
+
+def _files(store, p, saved: list) -> list[dict]:
+    """Every file of the matrix in OUT (exported now or before), with what validation said."""
+    from ..export.artifact import Artifact
+
+    rows = store.done_files([e.file_key(q) for e in p.exports for q in e.precisions])
+    out = []
+    for path in sorted({r["file"] for r in rows.values()} | {f["path"] for f in saved}):
+        a = Artifact.load(Path(path))
+        acc = a.meta.get("accuracy") or {}
+        out.append({"path": path, "model": a.card.get("name"), "format": a.format, "precision": a.precision,
+                    "top1_agreement": acc.get("top1_agreement"), "cosine_mean": acc.get("cosine_mean"),
+                    "samples": acc.get("samples")})
+    return out
 
 
 def _raise_interrupt(signum, frame):
