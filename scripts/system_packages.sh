@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: chromium (the HTML report is rendered headless) and adb
-# (the real adb client talks to the rig's device stand-in). The rig installs its own (qemu...).
+# (the real adb client talks to the rig's device stand-in), dataset-fashion-mnist and
+# tuxpaint-stamps-default (real labelled images, photos, that `edgekit train` tests learn from).
+# The rig installs its own (qemu...).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v adb >/dev/null || need+=(adb)
 command -v ssh >/dev/null || need+=(openssh-client)
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+[ -d /usr/share/tuxpaint/stamps/animals/mammals ] || need+=(tuxpaint-stamps-default)
 # --no-install-recommends leaves chromium without fonts: page text would render as boxes.
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then

@@ -22,6 +22,7 @@ STAGES = [
     ("edgekit.inspect",),  # what is inside a file
     ("edgekit.data",),  # calibration and evaluation images
     ("edgekit.zoo",),  # model cards, builders, Keras twins, users' models
+    ("edgekit.train",),  # fine-tuning a zoo model on a labelled folder: makes the weights export reads
     ("edgekit.fold_bn",),
     ("edgekit.quantize",),  # per-format PTQ, a library the exporters call
     ("edgekit.export",),

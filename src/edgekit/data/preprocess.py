@@ -16,6 +16,15 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".
 
 def load_image(path: Path, pre) -> np.ndarray:
     """Read one image and return it preprocessed as float32 (3, crop, crop)."""
+    arr = resized_rgb(path, pre.resize, pre.crop).astype(np.float32)
+    if pre.color == "BGR":
+        arr = arr[..., ::-1]
+    arr = (arr - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def resized_rgb(path: Path, resize: int, crop: int) -> np.ndarray:
+    """Read one image as RGB uint8 (crop, crop, 3): shorter side resized to ``resize``, centre crop."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -23,13 +32,7 @@ def load_image(path: Path, pre) -> np.ndarray:
             img = im.convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"Cannot read image '{path}': {exc}. Remove it or pass another folder") from None
-    img = _resize_shorter(img, pre.resize)
-    img = _center_crop(img, pre.crop)
-    arr = np.asarray(img, dtype=np.float32)
-    if pre.color == "BGR":
-        arr = arr[..., ::-1]
-    arr = (arr - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
-    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+    return np.asarray(_center_crop(_resize_shorter(img, resize), crop), dtype=np.uint8)
 
 
 def _resize_shorter(img, size: int):

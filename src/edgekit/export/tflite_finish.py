@@ -62,7 +62,10 @@ def _with_metadata(data: bytes, card, precision: str, report: dict):
         return data, {"written": False, "reason": "metadata is written for 1-input, 1-output image models"}
     labels_name, files = None, {}
     label_set = LABEL_SETS.get(card.classes)
-    if label_set and card.num_classes == label_set[1]:
+    if card.labels and len(card.labels) == card.num_classes:  # a trained checkpoint's class names
+        labels_name = "labels.txt"
+        files[labels_name] = "".join(f"{name}\n" for name in card.labels).encode()
+    elif label_set and card.num_classes == label_set[1]:
         labels_name = "labels.txt"
         files[labels_name] = resources.files("edgekit.data").joinpath(label_set[0]).read_bytes()
     pre = card.preprocess

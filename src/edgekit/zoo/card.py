@@ -49,6 +49,7 @@ class ModelCard:
     num_classes: int = 1000
     preprocess: Preprocess = Preprocess()
     classes: str = "imagenet1k"  # a label-set name, or "" when unknown
+    labels: tuple[str, ...] = ()  # class names in output order (a trained checkpoint's), if known
     license: str = "BSD-3-Clause (architecture after torchvision); weights: see the weights file"
     source: str = ""
     description: str = ""
@@ -71,4 +72,5 @@ class ModelCard:
         d.pop("input_shape", None)
         pre = d.pop("preprocess", {}) or {}
         pre = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
+        d["labels"] = tuple(d.get("labels") or ())
         return cls(preprocess=pre, **d)

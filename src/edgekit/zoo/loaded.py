@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .._files import sha256
+from ..errors import EdgekitError, WeightsError
 from .card import ModelCard
 from .registry import MODELS
-from .weights import load_into, read_state_dict
+from .weights import load_into, read_checkpoint
 
 
 @dataclass
@@ -33,7 +34,10 @@ class LoadedModel:
 def get_model(name: str, weights: Optional[Path] = None, **build_kwargs) -> LoadedModel:
     """Build a zoo model (random init unless ``weights`` is a local state_dict/checkpoint)."""
     card = MODELS.get(name)
-    state = read_state_dict(Path(weights)) if weights is not None else None
+    state, trained_card = read_checkpoint(Path(weights)) if weights is not None else (None, None)
+    if trained_card is not None:  # written by `edgekit train`: its classes, input size, preprocessing
+        card = _card_of_checkpoint(card, trained_card, Path(weights))
+        build_kwargs.setdefault("num_classes", card.num_classes)
     num_classes = build_kwargs.get("num_classes")
     if state is not None and num_classes is None:
         num_classes = _infer_num_classes(card, state)
@@ -46,13 +50,25 @@ def get_model(name: str, weights: Optional[Path] = None, **build_kwargs) -> Load
     if build_kwargs.get("num_classes", card.num_classes) != card.num_classes:
         from dataclasses import replace
 
-        card = replace(card, num_classes=build_kwargs["num_classes"], classes="")
+        card = replace(card, num_classes=build_kwargs["num_classes"], classes="", labels=())
     return LoadedModel(
         card=card,
         module=module,
         weights_path=str(Path(weights).resolve()) if weights is not None else None,
         weights_sha256=sha256(Path(weights)) if weights is not None else None,
     )
+
+
+def _card_of_checkpoint(card: ModelCard, saved: dict, path: Path) -> ModelCard:
+    from dataclasses import replace
+
+    if saved.get("name") != card.name:
+        raise WeightsError(f"Weights '{path}' were trained for {saved.get('name')}, not {card.name}. "
+                           f"Pass them with `{saved.get('name')}`, or train {card.name} with `edgekit train`")
+    try:
+        return replace(ModelCard.from_dict(saved), builder=card.builder)
+    except (TypeError, ValueError, EdgekitError) as exc:
+        raise WeightsError(f"Weights '{path}' carry a model card edgekit cannot read ({exc})") from None
 
 
 def _infer_num_classes(card: ModelCard, state: dict) -> Optional[int]:

@@ -1,7 +1,8 @@
 """Load weights from a local file into a zoo model, with errors a user can act on.
 
 Files are read with ``torch.load(weights_only=True)``: no pickled code is ever executed.
-Accepts a bare state_dict or a checkpoint dict holding one under a common key.
+Accepts a bare state_dict or a checkpoint dict holding one under a common key. A checkpoint
+written by ``edgekit train`` also holds its model card (plain data under ``model_card``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 
 
 def read_state_dict(path: Path) -> dict:
+    return read_checkpoint(path)[0]
+
+
+def read_checkpoint(path: Path) -> tuple[dict, dict | None]:
+    """(state_dict, model card dict or None) of a weights file, read without running code."""
     import torch
 
     path = Path(path)
@@ -38,6 +44,8 @@ def read_state_dict(path: Path) -> dict:
             f"Weights file '{path}' is corrupt or not a PyTorch weights file ({type(exc).__name__}). "
             "Re-download or re-save it with torch.save(model.state_dict(), PATH)"
         ) from None
+    card = obj.get("model_card") if isinstance(obj, dict) else None
+    card = card if isinstance(card, dict) else None
     if isinstance(obj, dict):
         for key in _CHECKPOINT_KEYS:
             if key in obj and isinstance(obj[key], dict):
@@ -48,7 +56,7 @@ def read_state_dict(path: Path) -> dict:
     prefix = "module."  # saved from DataParallel / DDP
     if obj and all(k.startswith(prefix) for k in obj):
         obj = {k[len(prefix):]: v for k, v in obj.items()}
-    return obj
+    return obj, card
 
 
 def load_into(module, state: dict, path: Path, model_name: str) -> None:

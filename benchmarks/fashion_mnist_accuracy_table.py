@@ -1,0 +1,154 @@
+"""The accuracy table: every trained zoo model (benchmarks/train_zoo_fashion_mnist.py) x format
+(ONNX, TFLite, OpenVINO) x precision (fp32, int8; TFLite also fp16 and int16x8), exported with
+edgekit's pipeline (calibration on Fashion-MNIST training images, never test images), then
+run on the 10,000 test images: top-1 against the labels, top-1 agreement with the float
+PyTorch model, the drop in points with a 95% interval (paired per image), file size and p50
+latency at 1 thread (edgekit's bench: fresh runner processes).
+
+    PYTHONPATH=src python benchmarks/fashion_mnist_accuracy_table.py [--models a,b] [--calib 300]
+        [--cache ~/.cache/edgekit/trained/fashion_mnist] [--out DIR]
+
+Writes DIR/accuracy_table.md and DIR/accuracy_table.json; finished models are kept in
+DIR/rows/ARCH.json and skipped on a re-run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_zoo_fashion_mnist import DEFAULT_CACHE, PLAN, checkpoint_of  # noqa: E402
+
+FORMATS = ["onnx", "tflite", "openvino"]
+
+
+def model_ready(loaded, split: str, limit=None, pick=None) -> tuple[np.ndarray, np.ndarray]:
+    from edgekit.data.fashion_mnist import read_fashion_mnist
+    from edgekit.train.augment import model_inputs
+
+    pre = loaded.card.preprocess
+    x, y, _ = read_fashion_mnist(split, pre.resize, limit=limit)
+    if pick is not None:
+        x, y = x[pick], y[pick]
+    return model_inputs(x, pre).numpy(), y
+
+
+def calibration_indices(n: int) -> np.ndarray:
+    """``n`` training images spread over the set (fixed; calibration never sees test images)."""
+    return np.linspace(0, 59_999, n).round().astype(np.int64)
+
+
+def paired_drop(correct_float: np.ndarray, correct_q: np.ndarray) -> tuple[float, float, float]:
+    """Float minus quantized top-1 in points, with a 95% normal interval of the paired mean."""
+    d = correct_float.astype(np.float64) - correct_q.astype(np.float64)
+    mean = d.mean()
+    half = 1.96 * d.std(ddof=1) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
+    return 100 * mean, 100 * (mean - half), 100 * (mean + half)
+
+
+def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
+    import torch
+
+    from edgekit.export import TfliteOptions
+    from edgekit.pipeline import DataOptions, export
+    from edgekit.quantize import QuantConfig
+    from edgekit.runtime_bench.engines import open_engine
+    from edgekit.zoo import get_model
+
+    torch.set_num_threads(1)
+    ckpt = checkpoint_of(cache, arch)
+    loaded = get_model(arch, ckpt)
+    work = out / "files" / arch
+    work.mkdir(parents=True, exist_ok=True)
+    calib, _ = model_ready(loaded, "train", pick=calibration_indices(calib_n))
+    np.save(work / "calib.npy", calib)
+    x_test, y_test = model_ready(loaded, "test")
+    np.save(work / "eval.npy", x_test[:200])  # the pipeline's own check; the table uses all 10,000
+    with torch.no_grad():
+        ref = np.concatenate([loaded.module.eval()(torch.from_numpy(x_test[i:i + 500])).numpy()
+                              for i in range(0, len(x_test), 500)])
+    result = export(loaded, work, FORMATS, int8=True, quant=QuantConfig(samples=calib_n),
+                    data=DataOptions(calib=work / "calib.npy", eval=work / "eval.npy"),
+                    options=(TfliteOptions(fp16=True, int16x8=True),),
+                    progress=lambda m: print(f"{arch}: {m}", file=sys.stderr, flush=True))
+    float_correct = ref.argmax(1) == y_test
+    rows = [{"model": arch, "format": "torch", "precision": "fp32 (reference)", "top1": float(float_correct.mean()),
+             "agree": 1.0, "drop": 0.0, "drop_lo": 0.0, "drop_hi": 0.0, "mb": None, "p50_ms": None}]
+    latency = _latencies([a.path for a in result.artifacts])
+    for art in result.artifacts:
+        eng = open_engine(art.path, threads=1)
+        try:
+            outs = np.concatenate([eng.run(x_test[i:i + 500]) for i in range(0, len(x_test), 500)])
+        finally:
+            eng.close()
+        q_correct = outs.argmax(1) == y_test
+        drop, lo, hi = paired_drop(float_correct, q_correct)
+        rows.append({"model": arch, "format": art.format, "precision": art.precision, "top1": float(q_correct.mean()),
+                     "agree": float((outs.argmax(1) == ref.argmax(1)).mean()), "drop": drop, "drop_lo": lo,
+                     "drop_hi": hi, "mb": _megabytes(art.path), "p50_ms": latency.get(str(art.path)),
+                     "file": str(art.path), "images": len(y_test)})
+    return rows
+
+
+def _megabytes(path: Path) -> float:
+    """The file, and for OpenVINO IR its .bin of weights beside the .xml."""
+    files = [path] + ([path.with_suffix(".bin")] if path.suffix == ".xml" else [])
+    return sum(f.stat().st_size for f in files) / 1e6
+
+
+def _latencies(paths) -> dict:
+    from edgekit.runtime_bench.measure import BenchConfig, measure, plan
+
+    cfg = BenchConfig(threads=(1,), min_runs=50, min_seconds=1.0, processes=1)
+    return {r["file"]: r["stats"]["p50_ms"] for r in measure(plan(list(paths), cfg), cfg)}
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| model | format | precision | top-1 % | agree with float % | drop (pts, 95% CI) | MB | p50 ms (1 thread) |",
+             "|---|---|---|---:|---:|---|---:|---:|"]
+    for r in rows:
+        drop = "-" if r["format"] == "torch" else f"{r['drop']:+.2f} [{r['drop_lo']:+.2f}, {r['drop_hi']:+.2f}]"
+        lines.append(f"| {r['model']} | {r['format']} | {r['precision']} | {100 * r['top1']:.2f} | "
+                     f"{100 * r['agree']:.2f} | {drop} | {_num(r['mb'], 2)} | {_num(r['p50_ms'], 3)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(v, digits: int) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    ap.add_argument("--out", type=Path, default=None, help="default: CACHE/table")
+    ap.add_argument("--models", default="")
+    ap.add_argument("--calib", type=int, default=300, help="training images used for calibration")
+    args = ap.parse_args()
+    out = args.out or args.cache / "table"
+    (out / "rows").mkdir(parents=True, exist_ok=True)
+    models = args.models.split(",") if args.models else list(PLAN)
+    for arch in models:
+        done = out / "rows" / f"{arch}.json"
+        if done.is_file():
+            continue
+        if not (args.cache / f"{arch}.json").is_file():
+            print(f"{arch}: not trained yet (run benchmarks/train_zoo_fashion_mnist.py); skipped", file=sys.stderr)
+            continue
+        done.write_text(json.dumps(rows_for(arch, args.cache, out, args.calib), indent=2) + "\n")
+    rows = [r for m in models if (out / "rows" / f"{m}.json").is_file()
+            for r in json.loads((out / "rows" / f"{m}.json").read_text())]
+    for r in rows:  # sizes as _megabytes counts them, also for rows written before it did
+        if r.get("file") and Path(r["file"]).is_file():
+            r["mb"] = _megabytes(Path(r["file"]))
+    (out / "accuracy_table.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out / "accuracy_table.md").write_text(markdown(rows))
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
