@@ -17,8 +17,8 @@ trap 'kill $rig_pid 2>/dev/null || true; bash rig/down.sh >/dev/null 2>&1 || tru
 bash scripts/setup.sh
 # The tests also cover the optional PyTorch -> TFLite route for torch modules without a Keras
 # twin (litert-torch, +0.9 GB, ~30 s from PyPI); the quickstart does not need it.
-echo "test: adding the optional extra edgekit[tflite-torch] for its tests" >&2
-.venv/bin/python -m pip --disable-pip-version-check -q install -e ".[tflite-torch]"
+echo "test: adding the optional extras edgekit[tflite-torch] and edgekit[sweep] (Ray) for their tests" >&2
+.venv/bin/python -m pip --disable-pip-version-check -q install -e ".[tflite-torch,sweep]"
 # ExecuTorch (+0.3 GB, ~40 s), ncnn (+0.1 GB, ~5 s) and PaddlePaddle (+0.7 GB, ~20 s): optional
 # formats and sources with tests of their own; torch stays 2.13.0 (pinned by the constraint).
 for extra in executorch ncnn paddle; do

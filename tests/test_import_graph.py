@@ -32,6 +32,7 @@ STAGES = [
     ("edgekit.devices",),
     ("edgekit.report",),
     ("edgekit.pipeline",),  # the spine: export, validate, bench, record, report
+    ("edgekit.sweep",),  # many pipelines on Ray: runs pipeline.export and device benches, records, reports
     ("edgekit.cli",),
     ("edgekit",),  # the public API (edgekit/__init__.py); only that module: a new module needs a stage
 ]

@@ -7,7 +7,7 @@ import sys
 
 from conftest import REPO
 
-BLOCK = ("torch", "tensorflow", "onnx", "onnxruntime", "openvino", "nncf", "keras", "ai_edge_litert")
+BLOCK = ("torch", "tensorflow", "onnx", "onnxruntime", "openvino", "nncf", "keras", "ai_edge_litert", "ray")
 
 
 def _run_blocked(code: str):
@@ -27,7 +27,10 @@ def test_import_edgekit_needs_numpy_only():
 def test_cli_help_needs_no_backend():
     proc = _run_blocked("import sys; sys.argv=['edgekit','--help']\nfrom edgekit.cli.main import main\nmain()")
     assert proc.returncode == 0, proc.stderr
-    assert "export" in proc.stdout
+    assert "export" in proc.stdout and "sweep" in proc.stdout
+    proc = _run_blocked("import sys; sys.argv=['edgekit','sweep','--help']\nfrom edgekit.cli.main import main\nmain()")
+    assert proc.returncode == 0, proc.stderr  # Ray (blocked here) is imported only when a sweep runs
+    assert "--ray-address" in proc.stdout
 
 
 def test_missing_backend_names_the_extra(tmp_path):

@@ -20,7 +20,7 @@ from bench_models import RUNNER, block_modules_dir, env, tiny_models  # noqa: E4
 from edgekit.runtime_bench import runner  # noqa: E402
 
 SHORT = ["--warmup", "1", "--warmup-seconds", "0", "--min-runs", "5", "--min-seconds", "0.05"]
-FORBIDDEN = ("torch", "tensorflow", "keras", "edgekit", "jax", "onnx", "nncf")
+FORBIDDEN = ("torch", "tensorflow", "keras", "edgekit", "jax", "onnx", "nncf", "ray")
 # Run a copy of runner.py (as pushed to a device) with the forbidden packages poisoned: any import
 # of them raises ImportError, and afterwards none of them may be in sys.modules.
 POISONED = """

@@ -12,6 +12,8 @@ takes keyword arguments after the first, returns typed results (``.to_dict()`` g
 """
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from .quantize import QuantConfig
     from .runtime_bench.bench import BenchReport
     from .runtime_bench.config import BenchConfig
+    from .sweep import SweepResult
     from .zoo import LoadedModel
 
 __version__ = "0.1.0"
@@ -34,7 +37,7 @@ _TYPES = {"DataOptions": "pipeline", "ExportResult": "pipeline", "RunResult": "p
           "BenchConfig": "runtime_bench.config", "BenchReport": "runtime_bench.bench",
           "BenchResult": "runtime_bench.result", "TfliteOptions": "export", "OnnxOptions": "export",
           "OpenVINOOptions": "export", "NcnnOptions": "export", "Artifact": "export",
-          "DeviceOptions": "devices", "EdgekitError": "errors"}
+          "DeviceOptions": "devices", "EdgekitError": "errors", "SweepMatrix": "sweep", "SweepResult": "sweep"}
 
 
 def __getattr__(name: str):
@@ -126,6 +129,33 @@ def run(model: "LoadedModel", *, out_dir: PathLike, formats: Sequence[str] = (),
             database.close()
 
 
+def sweep(*, models: Sequence[str], formats: Sequence[str], devices: Sequence[str] = (),
+          precisions: Sequence[str] = ("fp32",), threads: Sequence[int] = (1,), input_size: Optional[int] = None,
+          weights: Optional[dict] = None, config: Optional["BenchConfig"] = None, out_dir: PathLike = "edgekit-sweep",
+          db: Optional[PathLike] = None, export_only: bool = False, force: bool = False,
+          ray_address: Optional[str] = None, num_cpus: Optional[int] = None,
+          device_options: Optional["DeviceOptions"] = None, label: Optional[str] = None,
+          progress: Progress = None) -> "SweepResult":
+    """Every model x format x precision x device x thread count on Ray (``pip install
+    'edgekit[sweep]'``), recorded in the results database ``db`` (default: the usual one); jobs
+    already recorded are skipped unless ``force``. ``config``: the bench settings (its threads
+    are ignored: ``threads`` is a dimension of the matrix)."""
+    from .report.db import ResultsDB
+    from .sweep import SweepMatrix, run_sweep
+    from .sweep.matrix import BENCH_KEYS
+
+    bench = tuple((k, getattr(config, k)) for k in BENCH_KEYS) if config is not None else ()
+    matrix = SweepMatrix(tuple(models), tuple(formats), tuple(precisions), tuple(devices), tuple(threads), input_size,
+                         tuple((weights or {}).items()), bench)
+    database = ResultsDB(Path(db) if db is not None else None)
+    try:
+        return run_sweep(matrix, Path(out_dir), database, export_only=export_only, force=force,
+                         ray_address=ray_address, num_cpus=num_cpus, device_options=device_options, label=label,
+                         progress=_callback(progress))
+    finally:
+        database.close()
+
+
 def connect(uri: str, *, options: Optional["DeviceOptions"] = None) -> "Target":
     """A device target: 'local', 'ssh://[user@]host[:port]' or 'adb://SERIAL'."""
     from .devices.targets import connect as _connect
@@ -133,4 +163,21 @@ def connect(uri: str, *, options: Optional["DeviceOptions"] = None) -> "Target":
     return _connect(uri, options)
 
 
-__all__ = ["__version__", "get_model", "list_models", "export", "validate", "bench", "run", "connect", *_TYPES]
+__all__ = ["__version__", "get_model", "list_models", "export", "validate", "bench", "run", "sweep", "connect",
+           *_TYPES]
+_FUNCTIONS = frozenset(__all__) - frozenset(_TYPES) - {"__version__"}
+
+
+class _PublicAPI(types.ModuleType):
+    """Importing a subpackage sets it as an attribute of its parent: the first `edgekit.export()`
+    (which imports edgekit.export, the package) would replace the function with the package, so
+    a second call failed ("'module' object is not callable"). The functions keep their names;
+    the packages stay importable by their full name."""
+
+    def __setattr__(self, name, value):
+        if name in _FUNCTIONS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _PublicAPI

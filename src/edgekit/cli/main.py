@@ -8,7 +8,7 @@ import click
 
 # module name -> the click command it defines (module attribute `command`)
 COMMANDS = ["models", "summary", "train_cmd", "export_cmd", "validate_cmd", "inspect_cmd",
-            "bench_cmd", "history_cmd", "compare_cmd", "report_cmd", "run_cmd", "devices_cmd"]
+            "bench_cmd", "history_cmd", "compare_cmd", "report_cmd", "run_cmd", "devices_cmd", "sweep_cmd"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

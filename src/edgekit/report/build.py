@@ -9,7 +9,9 @@ from .._files import atomic_path, ensure_writable_dir
 from ..errors import ConfigError
 
 FILES = {"md": "report.md", "html": "report.html"}
-PLOTS = {"latency": "latency.svg", "accuracy": "accuracy_vs_latency.svg", "size": "size.svg"}
+PLOTS = {"latency": "latency.svg", "accuracy": "accuracy_vs_latency.svg",
+         "accuracy_by_device": "accuracy_vs_latency_by_device.svg", "size": "size.svg"}
+DEFAULT_PLOTS = ("latency", "accuracy", "size")
 
 
 def report_rows(results: list, accuracy_by_sha: Optional[dict] = None) -> list[dict]:
@@ -25,7 +27,8 @@ def report_rows(results: list, accuracy_by_sha: Optional[dict] = None) -> list[d
         row = result_row(r)
         row.update(format=art.format, precision=art.precision, model=art.model,
                    top1_agreement=acc.get("top1_agreement"), cosine=acc.get("cosine_mean"),
-                   accuracy_samples=acc.get("samples"), times_ms=r.times_ms, runtime_version=r.runtime_version)
+                   accuracy_samples=acc.get("samples"), times_ms=r.times_ms, runtime_version=r.runtime_version,
+                   device=r.where)
         if art.format == "torch":
             row["top1_agreement"] = 1.0  # the float reference itself
         rows.append(row)
@@ -55,15 +58,17 @@ def _ratios(results: list[dict]) -> list[dict]:
 
 
 def write_report(doc: dict, out_dir: Path) -> dict:
-    """doc: title, results, accuracy (sha -> validation), env, run, ratios. Returns the paths written."""
+    """doc: title, results, accuracy (sha -> validation), env, run, ratios, and optionally
+    "plots" (names in PLOTS; a sweep asks for accuracy_by_device). Returns the paths written."""
     from . import html, markdown, plots
 
     if not doc.get("results"):
         raise ConfigError("Nothing to report: the run has no benchmark results")
     out_dir = ensure_writable_dir(Path(out_dir))
     rows = report_rows(doc["results"], doc.get("accuracy"))
-    figs = {"latency": plots.latency_distribution(rows), "accuracy": plots.accuracy_vs_latency(rows),
-            "size": plots.size_by_format(rows)}
+    makers = {"latency": plots.latency_distribution, "accuracy": plots.accuracy_vs_latency,
+              "accuracy_by_device": plots.accuracy_vs_latency_by_device, "size": plots.size_by_format}
+    figs = {k: makers[k](rows) for k in doc.get("plots") or DEFAULT_PLOTS}
     svgs = {k: plots.to_svg(f) for k, f in figs.items() if f is not None}
     texts = {PLOTS[k]: svg for k, svg in svgs.items()}  # every text is made before any file is written
     texts[FILES["md"]] = markdown.render(doc, rows, {k: PLOTS[k] for k in svgs})

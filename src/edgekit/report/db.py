@@ -151,42 +151,58 @@ class ResultsDB:
                         (kind, _now(), label, command, env.get("edgekit_version"), json.dumps(env)))
         return int(cur.lastrowid)
 
+    def new_run(self, kind: str, label: Optional[str] = None, command: Optional[str] = None,
+                env: Optional[dict] = None) -> int:
+        """A run row of its own (a sweep's, before any result), in one transaction."""
+        with self.transaction() as c:
+            return self._new_run(c, kind, label, command, env)
+
     def record_bench(self, results: list, run_id: Optional[int] = None, kind: str = "bench",
                      label: Optional[str] = None, command: Optional[str] = None) -> int:
         """BenchResults (or runner.py documents, parsed here); one transaction."""
         results = results_of(results)
-        env = bench_environment(results)
         with self._record() as c:
-            run_id = run_id or self._new_run(c, kind, label, command, env)
-            for r in results:
-                art = r.artifact
-                c.execute(
-                    "INSERT INTO benchmarks (run_id, file, file_name, file_sha256, file_size_bytes, model, format,"
-                    " precision, engine, runtime_version, threads, precision_hint, runs, p50_ms, p90_ms, p99_ms,"
-                    " mean_ms, std_ms, min_ms, max_ms, load_ms, first_inference_ms, peak_rss_mb, result_json)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (run_id, r.file, Path(r.file).name, r.model_sha256, r.file_size_bytes,
-                     art and art.model, art and art.format, art and art.precision,
-                     r.engine, r.runtime_version, r.threads, r.precision_hint,
-                     *[getattr(r.stats, k) for k in STAT_KEYS],
-                     r.load_ms, r.first_inference_ms, r.peak_rss_mb, json.dumps(r.to_dict())))
+            run_id = run_id or self._new_run(c, kind, label, command, bench_environment(results))
+            self.insert_bench(c, run_id, results)
         return run_id
+
+    def insert_bench(self, c, run_id: int, results: list) -> list[int]:
+        """The rows of ``results`` inside the caller's transaction (``transaction()``); their ids."""
+        ids = []
+        for r in results_of(results):
+            art = r.artifact
+            cur = c.execute(
+                "INSERT INTO benchmarks (run_id, file, file_name, file_sha256, file_size_bytes, model, format,"
+                " precision, engine, runtime_version, threads, precision_hint, runs, p50_ms, p90_ms, p99_ms,"
+                " mean_ms, std_ms, min_ms, max_ms, load_ms, first_inference_ms, peak_rss_mb, result_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, r.file, Path(r.file).name, r.model_sha256, r.file_size_bytes,
+                 art and art.model, art and art.format, art and art.precision,
+                 r.engine, r.runtime_version, r.threads, r.precision_hint,
+                 *[getattr(r.stats, k) for k in STAT_KEYS],
+                 r.load_ms, r.first_inference_ms, r.peak_rss_mb, json.dumps(r.to_dict())))
+            ids.append(int(cur.lastrowid))
+        return ids
 
     def record_export(self, artifacts: list, run_id: Optional[int] = None, kind: str = "export",
                       label: Optional[str] = None, command: Optional[str] = None) -> int:
         """Artifacts (export.Artifact) and the accuracy each carries in meta["accuracy"]."""
         with self._record() as c:
             run_id = run_id or self._new_run(c, kind, label, command, environment())
-            for a in artifacts:
-                sha, size = file_facts(a.path)
-                meta = {k: v for k, v in a.meta.items() if k != "accuracy"}
-                c.execute("INSERT INTO exports (run_id, file, file_name, file_sha256, file_size_bytes, model,"
-                          " format, precision, meta_json) VALUES (?,?,?,?,?,?,?,?,?)",
-                          (run_id, str(a.path), Path(a.path).name, sha, size, a.card.get("name"), a.format,
-                           a.precision, json.dumps(meta, default=str)))
-                if a.meta.get("accuracy"):
-                    self._insert_validation(c, run_id, a, a.meta["accuracy"], sha)
+            self.insert_export(c, run_id, artifacts)
         return run_id
+
+    def insert_export(self, c, run_id: int, artifacts: list) -> None:
+        """Export (and validation) rows inside the caller's transaction."""
+        for a in artifacts:
+            sha, size = file_facts(a.path)
+            meta = {k: v for k, v in a.meta.items() if k != "accuracy"}
+            c.execute("INSERT INTO exports (run_id, file, file_name, file_sha256, file_size_bytes, model,"
+                      " format, precision, meta_json) VALUES (?,?,?,?,?,?,?,?,?)",
+                      (run_id, str(a.path), Path(a.path).name, sha, size, a.card.get("name"), a.format,
+                       a.precision, json.dumps(meta, default=str)))
+            if a.meta.get("accuracy"):
+                self._insert_validation(c, run_id, a, a.meta["accuracy"], sha)
 
     def _insert_validation(self, c, run_id: int, a, acc: dict, sha: Optional[str]) -> None:
         c.execute("INSERT INTO validations (run_id, file, file_name, file_sha256, model, format, precision, engine,"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 
-from .markdown import COLUMNS, METHOD, environment_lines, fmt, ratio_lines
+from .markdown import METHOD, TITLES, columns, environment_lines, fmt, ratio_lines
 
 STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 24px; color: #222; }
@@ -22,13 +22,13 @@ def render(doc: dict, rows: list[dict], plot_uris: dict) -> str:
              f"<title>{e(doc['title'])}</title><style>{STYLE}</style></head><body>",
              f"<h1>{e(doc['title'])}</h1>", "<div class='env'>"]
     parts += [f"<div>{e(line)}</div>" for line in environment_lines(doc)]
-    parts += ["</div>", "<div class='scroll'><table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in COLUMNS) + "</tr></thead><tbody>"]
-    parts += ["<tr>" + "".join(f"<td>{e(fmt(k, r.get(k)))}</td>" for k, _ in COLUMNS) + "</tr>" for r in rows]
+    cols = columns(rows)
+    parts += ["</div>", "<div class='scroll'><table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in cols) + "</tr></thead><tbody>"]
+    parts += ["<tr>" + "".join(f"<td>{e(fmt(k, r.get(k)))}</td>" for k, _ in cols) + "</tr>" for r in rows]
     parts.append("</tbody></table></div>")
     if doc.get("ratios"):
         parts += ["<h2>int8 speed-up</h2><ul>"] + [f"<li>{e(line)}</li>" for line in ratio_lines(doc)] + ["</ul>"]
-    titles = {"latency": "Latency distribution", "accuracy": "Accuracy vs latency", "size": "Size"}
     for key, uri in plot_uris.items():
-        parts.append(f"<h2>{titles[key]}</h2><img class='plot' id='plot-{key}' alt='{titles[key]}' src='{uri}'>")
+        parts.append(f"<h2>{TITLES[key]}</h2><img class='plot' id='plot-{key}' alt='{TITLES[key]}' src='{uri}'>")
     parts += [f"<h2>Method</h2><p>{e(METHOD)}</p>", "</body></html>"]
     return "\n".join(parts)

@@ -16,6 +16,15 @@ METHOD = ("Each file ran in fresh processes of its own (edgekit's runner.py: num
           "file's top-1 class equals the float model's, on held-out real images.")
 
 
+TITLES = {"latency": "Latency distribution", "accuracy": "Accuracy vs latency",
+          "accuracy_by_device": "Accuracy vs latency, per device", "size": "Size"}
+
+
+def columns(rows: list[dict]) -> list[tuple[str, str]]:
+    """COLUMNS, led by the device when the results come from devices (a sweep, bench --device)."""
+    return ([("device", "device")] if any(r.get("device") for r in rows) else []) + COLUMNS
+
+
 def fmt(key: str, v) -> str:
     if v is None:
         return "-"
@@ -40,20 +49,27 @@ def environment_lines(doc: dict) -> list[str]:
 
 
 def ratio_lines(doc: dict) -> list[str]:
-    return [f"{q['format']} ({q['engine']}, {q['threads']} thread(s)): {q['precision']} is {q['speedup']:.2f}x as "
-            f"fast as fp32 (p50 {q['baseline_p50_ms']:.2f} -> {q['candidate_p50_ms']:.2f} ms)"
-            for q in doc.get("ratios") or []]
+    """int8-vs-fp32 lines; per device (speed_ratios(by_device=True)) when the ratios name one."""
+    out = []
+    for q in doc.get("ratios") or []:
+        where = f"{q['device']}: " if q.get("device") else ""
+        stat = q.get("statistic", "p50_ms")[:-3]
+        b, c = q.get("baseline_ms", q.get("baseline_p50_ms")), q.get("candidate_ms", q.get("candidate_p50_ms"))
+        model = f"{q['model']} " if q.get("model") else ""
+        out.append(f"{where}{model}{q['format']} ({q['engine']}, {q['threads']} thread(s)): {q['precision']} is "
+                   f"{q['speedup']:.2f}x as fast as fp32 ({stat} {b:.2f} -> {c:.2f} ms)")
+    return out
 
 
 def render(doc: dict, rows: list[dict], plot_files: dict) -> str:
     out = [f"# {doc['title']}", ""]
     out += [f"- {line}" for line in environment_lines(doc)] + [""]
-    out += ["| " + " | ".join(h for _, h in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    out += ["| " + " | ".join(fmt(k, r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
+    cols = columns(rows)
+    out += ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(fmt(k, r.get(k)) for k, _ in cols) + " |" for r in rows]
     if doc.get("ratios"):
         out += ["", "## int8 speed-up", ""] + [f"- {line}" for line in ratio_lines(doc)]
-    titles = {"latency": "Latency distribution", "accuracy": "Accuracy vs latency", "size": "Size"}
     for key, name in plot_files.items():
-        out += ["", f"## {titles[key]}", "", f"![{titles[key]}]({name})"]
+        out += ["", f"## {TITLES[key]}", "", f"![{TITLES[key]}]({name})"]
     out += ["", "## Method", "", METHOD, ""]
     return "\n".join(out)

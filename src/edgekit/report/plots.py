@@ -74,6 +74,37 @@ def accuracy_vs_latency(rows: list[dict]) -> Optional[object]:
     return fig
 
 
+def accuracy_vs_latency_by_device(rows: list[dict]) -> Optional[object]:
+    """One panel per device (a sweep): each point a file (model, format by colour, precision by
+    marker). x: p50, or the mean where the tool reports no percentiles (benchmark_model)."""
+    rows = [r for r in rows if r.get("top1_agreement") is not None and (r.get("p50_ms") or r.get("mean_ms"))]
+    devices = sorted({r.get("device") or "this host" for r in rows})
+    if not rows:
+        return None
+    fig = _figure(9, 3.6 * len(devices))
+    axes = fig.subplots(len(devices), 1, squeeze=False)[:, 0]
+    lowest = min(100 * r["top1_agreement"] for r in rows)
+    for ax, device in zip(axes, devices):
+        mine = [r for r in rows if (r.get("device") or "this host") == device]
+        means = any(r.get("p50_ms") is None for r in mine)
+        for r in mine:
+            x, y = r.get("p50_ms") or r["mean_ms"], 100 * r["top1_agreement"]
+            ax.scatter(x, y, s=60, color=COLORS.get(r["format"], "#9467bd"), marker=MARKERS.get(r["precision"], "o"),
+                       edgecolor="black", linewidth=0.5)
+            ax.annotate(r.get("model") or r["file"], (x, y), textcoords="offset points", xytext=(4, 3), fontsize=6)
+        ax.set_xscale("log")
+        ax.set_xlabel("mean latency (ms; no percentiles from this tool)" if means else "p50 latency (ms)")
+        ax.set_ylabel("top-1 agreement (%)")
+        ax.set_ylim(min(lowest - 5, 90), 101)
+        ax.grid(alpha=0.3)
+        ax.set_title(device, fontsize=10)
+    handles = [ax.scatter([], [], color=c, marker="o", label=f) for f, c in COLORS.items() if f != "torch"]
+    handles += [ax.scatter([], [], color="white", edgecolor="black", marker=m, label=p) for p, m in MARKERS.items()]
+    axes[0].legend(handles=handles, fontsize=7, ncol=len(handles), loc="lower left")
+    fig.suptitle("Accuracy vs latency per device (top-1 agreement with float on held-out real images)")
+    return fig
+
+
 def size_by_format(rows: list[dict]):
     """Grouped bars: one group per format, one bar per precision (largest file of each pair)."""
     sizes: dict[tuple[str, str], float] = {}

@@ -79,7 +79,7 @@ def speed_ratios(results, by_device: bool = False) -> list[dict]:
             continue
         stat = "p50_ms" if base.stats.p50_ms is not None and r.stats.p50_ms is not None else "mean_ms"
         b, c = getattr(base.stats, stat), getattr(r.stats, stat)
-        row = {"format": r.artifact.format, "engine": r.engine, "threads": r.threads, "baseline": base.file,
+        row = {"model": r.artifact.model, "format": r.artifact.format, "engine": r.engine, "threads": r.threads, "baseline": base.file,
                "candidate": r.file, "precision": r.artifact.precision}
         if by_device:
             out.append({"device": r.where, **row, "statistic": stat, "baseline_ms": b, "candidate_ms": c,
