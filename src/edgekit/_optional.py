@@ -8,11 +8,20 @@ import sys
 from types import ModuleType
 
 from ._quiet import captured_stderr
-from .errors import MissingDependencyError
+from .errors import EdgekitError, MissingDependencyError
+
+
+# Imports that crash the process when another library is already loaded (measured: paddle
+# 3.x after tensorflow 2.21 dies with SIGSEGV in paddle/base/core.py; paddle first works).
+_CRASHES_AFTER = {"paddle": "tensorflow"}
 
 
 def require(module: str, extra: str) -> ModuleType:
     """Import ``module`` or raise MissingDependencyError naming the extra that provides it."""
+    other = _CRASHES_AFTER.get(module)
+    if other and other in sys.modules and module not in sys.modules:
+        raise EdgekitError(f"{module} cannot be loaded into a process that has already loaded {other} (it crashes); "
+                           f"load the {module} model first, or in a process of its own")
     try:
         return importlib.import_module(module)
     except ImportError as exc:
