@@ -9,11 +9,11 @@ int8 tools (``ncnn2table``, ``ncnn2int8``), and Debian has no ncnn package: no i
 from __future__ import annotations
 
 import os
+import subprocess
 import warnings
 from pathlib import Path
 
 from .._optional import require
-from .._quiet import captured_stderr
 from ..errors import UnsupportedError, first_line
 
 EXTRA = "ncnn"
@@ -29,16 +29,24 @@ def convert_with_pnnx(module, input_shape, final: Path, staging: Path, fp16: boo
     staging = Path(staging)
     example = torch.zeros(1, *input_shape[1:])
     param, weights = staging / "model.ncnn.param", staging / "model.ncnn.bin"  # pnnx's names beside model.pt
-    log: list = []
     try:
-        with warnings.catch_warnings(), captured_stderr((1, 2)) as log:  # pnnx prints its passes on stdout
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pnnx.export(module.eval(), str(staging / "model.pt"), inputs=example, fp16=fp16)
-    except Exception as exc:  # tracing or conversion
-        raise UnsupportedError(f"pnnx could not convert this model: {first_line(exc)}") from None
-    if not param.is_file() or not weights.is_file():
-        tail = " ".join("".join(log).split()[-30:])
-        raise UnsupportedError(f"pnnx wrote no ncnn model for this module ({tail[-200:] or 'no output'})")
+            torch.jit.trace(module.eval(), example).save(str(staging / "model.pt"))
+    except Exception as exc:
+        raise UnsupportedError(f"pnnx could not trace this model (TorchScript): {first_line(exc)}") from None
+    # pnnx's converter binary, called directly: pnnx.export() would then import the Python file it
+    # generates (model_pnnx.py), which is not even valid Python for an nn.Sequential ("self.0 = ...").
+    shape = "[" + ",".join(str(int(d)) for d in example.shape) + "]f32"
+    argv = [pnnx.EXEC_PATH, "model.pt", f"inputshape={shape}", "device=cpu", "optlevel=2"] + ([] if fp16 else ["fp16=0"])
+    try:
+        proc = subprocess.run(argv, cwd=staging, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        raise UnsupportedError("pnnx did not finish converting this model within 30 minutes") from None
+    if proc.returncode != 0 or not param.is_file() or not weights.is_file():
+        tail = " ".join((proc.stdout + proc.stderr).split()[-30:])
+        raise UnsupportedError(f"pnnx wrote no ncnn model for this module (exit {proc.returncode}; "
+                               f"{tail[-200:] or 'no output'})")
     lines = param.read_text().splitlines()
     layers = [ln.split()[0] for ln in lines[2:] if ln.strip()]
     _record_input_shape(param, lines, input_shape)
