@@ -15,9 +15,15 @@ PHOTOS = Path(os.environ.get("EDGEKIT_TEST_PHOTOS", REPO / "tests" / "data" / "p
 
 
 def pytest_configure(config):
-    """Tests never write into the user's real results database."""
+    """Tests never write into the user's real results database. Ctrl-C reaches the CLI processes
+    the tests start as it reaches a user's: a non-interactive shell starts background jobs
+    (`pytest ... &`) with SIGINT ignored, and ignored signals are inherited across exec, so the
+    interrupt tests would otherwise send a SIGINT that nothing receives."""
+    import signal
     import tempfile
 
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if "EDGEKIT_DB" not in os.environ:
         os.environ["EDGEKIT_DB"] = str(Path(tempfile.mkdtemp(prefix="edgekit-test-db-")) / "results.sqlite")
 
