@@ -25,6 +25,8 @@ NUMERIC_FLAGS = [
     (["validate", "m.onnx"], "--threads"), (["history"], "--limit"), (["compare"], "--threshold"),
     *[(["train", "mobilenet_v2", "--data", "."], f) for f in ("--epochs", "--lr", "--batch-size", "--input-size",
                                                               "--resize", "--val-fraction", "--seed", "--threads")],
+    *[(["sweep", "--models", "mobilenet_v2", "--dry-run"], f) for f in ("--threads", "--input-size", "--min-runs",
+                                                                        "--processes", "--num-cpus")],
 ]
 LOW_OPEN = ("--max-seconds", "--lr", "--val-fraction")  # "> 0": 0 itself is refused
 TRIPLES = [(["export", *MODEL], "--mean"), (["export", *MODEL], "--std"), (["summary", "mobilenet_v2"], "--std")]

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
+from . import params
 from .common import emit, handle_errors, json_option, progress, table
 from .results_options import command_line, db_options, open_db
 
@@ -31,9 +32,8 @@ def _weights(values) -> tuple:
 
 
 def _threads(values) -> tuple:
-    from ..runtime_bench.config import parse_threads
-
-    return tuple(t for v in values for t in parse_threads(v))
+    """--threads 1,2 --threads 4: each value already checked by params.THREAD_LIST."""
+    return tuple(t for v in values for t in v)
 
 
 _MATRIX = [
@@ -43,18 +43,18 @@ _MATRIX = [
     click.option("--precisions", multiple=True, help="fp32, int8 (fp16, int16x8: TFLite). Default fp32."),
     click.option("--devices", multiple=True, metavar="URIS",
                  help="local, ssh://[user@]host[:port], adb://SERIAL (comma-separated)."),
-    click.option("--threads", multiple=True, help="Thread counts, e.g. 1,2 (each a job). Default 1."),
-    click.option("--input-size", type=int, help="Square input size for every model (smaller is faster)."),
+    click.option("--threads", multiple=True, type=params.THREAD_LIST, help="Thread counts, e.g. 1,2 (each a job). Default 1."),
+    click.option("--input-size", type=params.PIXELS, help="Square input size for every model (smaller is faster)."),
     click.option("--weights", multiple=True, metavar="MODEL=PATH",
                  help="A local checkpoint for a model; others are random-init (seeded)."),
 ]
 _BENCH = [
     click.option("--profile", type=click.Choice(["default", "mlperf"]), help="Bench profile (as `edgekit bench`)."),
-    click.option("--min-runs", type=int, help="Minimum timed runs per bench job."),
-    click.option("--min-seconds", type=float, help="Minimum timed seconds per bench job."),
-    click.option("--warmup", "warmup_runs", type=int, help="Warm-up runs."),
-    click.option("--warmup-seconds", type=float, help="Warm-up seconds."),
-    click.option("--processes", type=int, help="Fresh processes per bench job, runs pooled (default 3)."),
+    click.option("--min-runs", type=params.RUNS, help="Minimum timed runs per bench job."),
+    click.option("--min-seconds", type=params.SECONDS, help="Minimum timed seconds per bench job."),
+    click.option("--warmup", "warmup_runs", type=params.WARMUP_RUNS, help="Warm-up runs."),
+    click.option("--warmup-seconds", type=params.SECONDS, help="Warm-up seconds."),
+    click.option("--processes", type=params.PROCESSES, help="Fresh processes per bench job, runs pooled (default 3)."),
 ]
 _RUN = [
     click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("edgekit-sweep"), show_default=True,
@@ -64,12 +64,12 @@ _RUN = [
     click.option("--export-only", is_flag=True, help="Export and validate the matrix; no benchmarks."),
     click.option("--ray-address", help="Join a Ray cluster: auto, HOST:PORT or ray://HOST:PORT. Default: Ray "
                                        "in-process on this machine."),
-    click.option("--num-cpus", type=int, help="CPUs of the in-process Ray (default: this machine's)."),
-    click.option("--object-store-mb", type=int, default=400, show_default=True,
+    click.option("--num-cpus", type=params.THREADS, help="CPUs of the in-process Ray (default: this machine's)."),
+    click.option("--object-store-mb", type=params.Number(int, 50, 1_000_000, "MB"), default=400, show_default=True,
                  help="Object store of the in-process Ray (files travel through it; Ray spills to disk beyond)."),
     click.option("--ssh-config", type=click.Path(path_type=Path), envvar="EDGEKIT_SSH_CONFIG",
                  help="ssh config for ssh:// devices on this node (other nodes: their EDGEKIT_SSH_CONFIG)."),
-    click.option("--adb-server-port", type=int, help="adb server port on this node (default $ANDROID_ADB_SERVER_PORT)."),
+    click.option("--adb-server-port", type=params.PORT, help="adb server port on this node (default $ANDROID_ADB_SERVER_PORT)."),
     click.option("--benchmark-binary", type=click.Path(path_type=Path), help="TFLite benchmark_model for adb devices."),
     click.option("--verbose", is_flag=True, help="Also print every task's progress lines."),
 ]
