@@ -13,15 +13,17 @@ from .common import emit, handle_errors, json_option, progress, table
               help="Evaluation images (folder or .npy), never the calibration images. "
                    "Default: the held-out images the file's sidecar records.")
 @click.option("--threads", type=params.THREADS, default=1, show_default=True, help="Threads for ONNX Runtime.")
+@click.option("--sensitivity/--no-sensitivity", default=True, show_default=True,
+              help="Also run the file once per layer with that layer alone kept in float.")
 @json_option
 @handle_errors
-def command(file, data, threads, as_json):
+def command(file, data, threads, sensitivity, as_json):
     """Per-layer SQNR and cosine of an int8 FILE made by edgekit against the float file beside it,
     each layer named by the torch module it came from, in network order."""
     from .._contained import call
 
     progress(f"explain: running {file} and its float sibling layer by layer (in a process of its own)")
-    doc = call("edgekit.pipeline.explain:explain_file", str(file), str(data or ""), str(threads),
+    doc = call("edgekit.pipeline.explain:explain_file", str(file), str(data or ""), str(threads), "1" if sensitivity else "0",
                what=f"explaining '{file}'", timeout=1800)
     emit(doc, as_json, _human)
 
@@ -44,6 +46,23 @@ def _human(d: dict) -> str:
     if out.get("sqnr_db") is not None:
         tail.append(f"model output (sidecar, {out['samples']} images): SQNR {out['sqnr_db']:.2f} dB, "
                     f"cosine {out['cosine_mean']:.4f}, top-1 agreement {out['top1_agreement']:.1%}")
-    return "\n".join(head + [table(rows, [("module", "layer (torch module)"), ("op", "op"), ("sqnr", "SQNR dB"),
-                                          ("cos", "cosine"), ("scale", "out scale"), ("zp", "zero pt"),
-                                          ("range", "out range"), ("weights", "weights")])] + tail)
+    layer_table = table(rows, [("module", "layer (torch module)"), ("op", "op"), ("sqnr", "SQNR dB"),
+                               ("cos", "cosine"), ("scale", "out scale"), ("zp", "zero pt"),
+                               ("range", "out range"), ("weights", "weights")])
+    return "\n".join(head + [layer_table] + tail + _sensitivity_lines(d.get("sensitivity")))
+
+
+def _sensitivity_lines(sens, top: int = 10) -> list[str]:
+    if not sens:
+        return []
+    base, three = sens["int8"], sens["top3_together"]
+    rows = [{"module": r["module"] or "(model)", "op": r["op"], "sqnr": r["sqnr_db"], "gain": r["gain_db"],
+             "agree": f"{r['top1_agreement']:.1%}"} for r in sens["ranked"][:top]]
+    return ["", f"sensitivity: one layer kept in float, model output against the float file "
+                f"(as shipped: SQNR {base['sqnr_db']:.2f} dB, top-1 agreement {base['top1_agreement']:.1%}); "
+                f"top {len(rows)} of {len(sens['ranked'])}:",
+            table(rows, [("module", "layer kept in float"), ("op", "op"), ("sqnr", "output SQNR dB"),
+                         ("gain", "gain dB"), ("agree", "top-1 agree")]),
+            f"top 3 kept in float together ({', '.join(three['modules'])}): SQNR {three['sqnr_db']:.2f} dB, "
+            f"top-1 agreement {three['top1_agreement']:.1%}; every layer in float: "
+            f"{sens['all_float']['sqnr_db']:.1f} dB (the edit's own floor)"]

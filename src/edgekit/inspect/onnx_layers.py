@@ -134,11 +134,13 @@ def _initializers(model) -> dict:
     return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
 
 
-def channel_gains(int8_model, float_model) -> dict[str, np.ndarray]:
+def channel_gains(int8_model, float_model, float_weights: dict | None = None) -> dict[str, np.ndarray]:
     """Per-channel gain of each int8-graph tensor against the float model (equalization's
     rescaling), propagated from the input through the weights of both files: a Conv/Gemm's
     int8 weight is w8[o, i] = w32[o, i] * g_o / d_i, d being its input's gains, so g_o is the
-    least-squares ratio of w8 * d to w32; Q/DQ, Clip/Relu, Add, pooling and reshapes keep gains."""
+    least-squares ratio of w8 * d to w32; Q/DQ, Clip/Relu, Add, pooling and reshapes keep gains.
+    ``float_weights``, if given, gets each such node's float weight in the int8 file's channel
+    scales (w32 * g_o / d_i): what that layer computes when it is kept in float."""
     inits8, inits32 = _initializers(int8_model), _initializers(float_model)
     float_nodes = {n.name: n for n in float_model.graph.node}
     dq_weight = {}
@@ -171,7 +173,12 @@ def channel_gains(int8_model, float_model) -> dict[str, np.ndarray]:
             d = np.broadcast_to(g_in, (int(src.max()) + 1,))[src] if g_in.size > 1 else np.full(src.shape, g_in[0])
             w8d = (w8.reshape(out_c, in_per_group, -1) * d[..., None]).reshape(out_c, -1)
             w32f = w32.reshape(out_c, -1)
-            gains[n.output[0]] = (w8d * w32f).sum(1) / np.maximum((w32f * w32f).sum(1), 1e-300)
+            g_out = (w8d * w32f).sum(1) / np.maximum((w32f * w32f).sum(1), 1e-300)
+            gains[n.output[0]] = g_out
+            if float_weights is not None:
+                w = (w32.reshape(out_c, in_per_group, -1) * g_out[:, None, None] / d[..., None]).reshape(w8.shape)
+                transposed = n.op_type == "Gemm" and not any(a.name == "transB" and a.i for a in n.attribute)
+                float_weights[n.name] = (w.T if transposed else w).astype(np.float32)
         elif g_in is not None and (n.op_type in QDQ or n.op_type in SHAPE_OPS or n.op_type in _GAIN_KEEPING):
             for o in n.output:
                 gains[o] = g_in

@@ -18,12 +18,12 @@ def _silent(_msg: str) -> None:
     pass
 
 
-def explain_file(path: str, data: str = "", threads: str = "1") -> dict:
+def explain_file(path: str, data: str = "", threads: str = "1", sensitivity: str = "1") -> dict:
     """The entry _contained.call runs in a child process (string arguments)."""
-    return explain(Path(path), Path(data) if data else None, int(threads))
+    return explain(Path(path), Path(data) if data else None, int(threads), sensitivity == "1")
 
 
-def explain(path: Path, data: Optional[Path] = None, threads: int = 1,
+def explain(path: Path, data: Optional[Path] = None, threads: int = 1, with_sensitivity: bool = True,
             progress: Callable[[str], None] = _silent) -> dict:
     from ..export.artifact import Artifact, sidecar_path
     from ..inspect.onnx_layers import layer_errors
@@ -51,12 +51,19 @@ def explain(path: Path, data: Optional[Path] = None, threads: int = 1,
     layers = layer_errors(path, float_path, arrays, input_name=input_name, threads=threads, progress=progress)
     measured = [l for l in layers if l["matched"]]
     accuracy = art.meta.get("accuracy") or {}
+    ranked = None
+    if with_sensitivity:
+        from ..inspect.onnx_sensitivity import sensitivity
+
+        ranked = sensitivity(onnx.load(str(path)), onnx.load(str(float_path)), [l for l in layers if l["matched"]],
+                             arrays, input_name=input_name, threads=threads, progress=progress)
     return {
         "file": str(path), "float_file": str(float_path), "format": art.format,
         "evaluation": dict(images.summary(), chosen_by=where),
         "calibration": calib,
         "model_output": {k: accuracy.get(k) for k in ("samples", "top1_agreement", "cosine_mean", "sqnr_db")},
         "layers": layers,
+        "sensitivity": ranked,
         "summary": {"layers": len(layers), "measured": len(measured),
                     "median_sqnr_db": statistics.median(l["sqnr_db"] for l in measured),
                     "lowest": [l["module"] or l["op"] for l in sorted(measured, key=lambda l: l["sqnr_db"])[:5]]},
