@@ -99,7 +99,9 @@ class _Stats:
     float tensor times the channel gains equalization gave the int8 file (None: all 1)."""
 
     def __init__(self, gain) -> None:
-        self.gain = None if gain is None or np.size(gain) <= 1 else np.asarray(gain, np.float64)
+        """``gain``: per-channel array, None (all 1), or "fit" (each channel's least-squares gain)."""
+        self.fit = isinstance(gain, str)
+        self.gain = None if self.fit or gain is None or np.size(gain) <= 1 else np.asarray(gain, np.float64)
         self.sums = None
         self.cos: list[float] = []
 
@@ -116,6 +118,12 @@ class _Stats:
         self.cos += list(np.where(norm > 0, (fi * qi).sum(1) / np.maximum(norm, 1e-300), 1.0))
 
     def figures(self) -> dict:
+        if self.fit:  # pooled cosine: per-image cosines would need the gains before the data
+            fq, ff, qq = self.sums
+            g = np.where(ff > 0, fq / np.maximum(ff, 1e-300), 0.0)
+            signal, cross = (g * g * ff).sum(), (g * fq).sum()
+            return {"sqnr_db": _db(signal, max(qq.sum() - 2 * cross + signal, 0.0)),
+                    "cosine": float(cross / np.sqrt(max(signal * qq.sum(), 1e-300))), "rescaled": True}
         fq, ff, qq = self.sums.sum(1)
         return {"sqnr_db": _db(ff, max(qq - 2 * fq + ff, 0.0)), "cosine": float(np.mean(self.cos)),
                 "cosine_min": float(np.min(self.cos)),
@@ -214,4 +222,5 @@ def layer_errors(int8_path: Path, float_path: Path, arrays: np.ndarray, input_na
         if progress:
             progress(f"explain: {min(start + batch, len(arrays))}/{len(arrays)} images")
     figures = {l["tensor"]: st.figures() for l, st in zip(matched, stats)}
-    return [dict(l, matched=l["tensor"] in figures, **figures.get(l["tensor"], {})) for l in layers]
+    return [dict(l, matched=l["tensor"] in figures, sqnr_method="channel gains read from both files' weights",
+                 **figures.get(l["tensor"], {})) for l in layers]

@@ -36,23 +36,28 @@ def explain(path: Path, data: Optional[Path] = None, threads: int = 1, with_sens
     if art.precision != "int8":
         raise ConfigError(f"'{path}' is a {art.precision} file (its sidecar says so): explain reads an int8 file "
                           "against its float sibling; pass the int8 file edgekit exported (`--int8`)")
-    if art.format != "onnx":
-        raise UnsupportedError(f"explain reads int8 ONNX files so far, not {art.format}; "
-                               "pass the _int8.onnx file of the same export (`--format onnx --int8`)")
+    if art.format not in ("onnx", "tflite"):
+        raise UnsupportedError(f"explain reads int8 ONNX and TFLite files so far, not {art.format}; "
+                               "pass the _int8.onnx or _int8.tflite file of the same export")
     float_path = _float_sibling(art)
     calib = art.meta.get("calibration") or {}
     images, where = (_given_images(art, data, calib), "--data") if data else (_recorded_eval_images(art), "sidecar")
     arrays = images.arrays
-    if art.meta.get("input_layout") == "NHWC":
+    if art.meta.get("input_layout") == "NHWC" or art.format == "tflite":
         arrays = arrays.transpose(0, 2, 3, 1)
-    import onnx
+    if art.format == "tflite":
+        from ..inspect.tflite_layers import layer_errors as tflite_layer_errors
 
-    input_name = onnx.load(str(path), load_external_data=False).graph.input[0].name
-    layers = layer_errors(path, float_path, arrays, input_name=input_name, threads=threads, progress=progress)
+        layers = tflite_layer_errors(path, float_path, arrays, threads=threads, progress=progress)
+    else:
+        import onnx
+
+        input_name = onnx.load(str(path), load_external_data=False).graph.input[0].name
+        layers = layer_errors(path, float_path, arrays, input_name=input_name, threads=threads, progress=progress)
     measured = [l for l in layers if l["matched"]]
     accuracy = art.meta.get("accuracy") or {}
     ranked = None
-    if with_sensitivity:
+    if with_sensitivity and art.format == "onnx":  # a graph edit; TFLite's would need a re-conversion
         from ..inspect.onnx_sensitivity import sensitivity
 
         ranked = sensitivity(onnx.load(str(path)), onnx.load(str(float_path)), [l for l in layers if l["matched"]],
