@@ -36,9 +36,9 @@ def explain(path: Path, data: Optional[Path] = None, threads: int = 1, with_sens
     if art.precision != "int8":
         raise ConfigError(f"'{path}' is a {art.precision} file (its sidecar says so): explain reads an int8 file "
                           "against its float sibling; pass the int8 file edgekit exported (`--int8`)")
-    if art.format not in ("onnx", "tflite"):
-        raise UnsupportedError(f"explain reads int8 ONNX and TFLite files so far, not {art.format}; "
-                               "pass the _int8.onnx or _int8.tflite file of the same export")
+    if art.format not in ("onnx", "tflite", "openvino"):
+        raise UnsupportedError(f"explain reads int8 ONNX, TFLite and OpenVINO files, not {art.format}; "
+                               "pass the _int8.onnx, _int8.tflite or _int8.xml file of the same export")
     float_path = _float_sibling(art)
     calib = art.meta.get("calibration") or {}
     images, where = (_given_images(art, data, calib), "--data") if data else (_recorded_eval_images(art), "sidecar")
@@ -49,6 +49,10 @@ def explain(path: Path, data: Optional[Path] = None, threads: int = 1, with_sens
         from ..inspect.tflite_layers import layer_errors as tflite_layer_errors
 
         layers = tflite_layer_errors(path, float_path, arrays, threads=threads, progress=progress)
+    elif art.format == "openvino":
+        from ..inspect.openvino_layers import layer_errors as openvino_layer_errors
+
+        layers = openvino_layer_errors(path, float_path, arrays, threads=threads, progress=progress)
     else:
         import onnx
 
@@ -57,7 +61,7 @@ def explain(path: Path, data: Optional[Path] = None, threads: int = 1, with_sens
     measured = [l for l in layers if l["matched"]]
     accuracy = art.meta.get("accuracy") or {}
     ranked = None
-    if with_sensitivity and art.format == "onnx":  # a graph edit; TFLite's would need a re-conversion
+    if with_sensitivity and art.format == "onnx":  # a graph edit; for TFLite/OpenVINO: not yet
         from ..inspect.onnx_sensitivity import sensitivity
 
         ranked = sensitivity(onnx.load(str(path)), onnx.load(str(float_path)), [l for l in layers if l["matched"]],
