@@ -49,7 +49,7 @@ def quantized_layers(model) -> list[dict]:
 
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     for n in model.graph.node:  # a few exporters keep scales in Constant nodes
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].t.dims is not None:
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
             inits.setdefault(n.output[0], numpy_helper.to_array(n.attribute[0].t))
     dq_out = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
     q_of = {n.input[0]: n for n in model.graph.node if n.op_type == "QuantizeLinear"}
