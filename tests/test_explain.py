@@ -121,6 +121,7 @@ def test_data_option_takes_held_out_images_and_refuses_calibration_images(mobile
     calib, evald = photo_halves["A"]  # edgekit's own split of the session export's --calib
     doc = _explain(out / "mobilenet_v2_int8.onnx", "--data", evald, "--no-sensitivity")
     assert doc["evaluation"]["chosen_by"] == "--data" and doc["evaluation"]["count"] == 39
+    assert doc["evaluation"]["calibration_overlap_checked"]
     assert [l["sqnr_db"] for l in doc["layers"]] == pytest.approx([l["sqnr_db"] for l in explained["layers"]], abs=0.01)
     assert_clean_error(run_cli("explain", out / "mobilenet_v2_int8.onnx", "--data", calib), "calibrated on")
 

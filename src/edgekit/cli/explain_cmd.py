@@ -39,7 +39,9 @@ def _human(d: dict) -> str:
                      "weights": l["weights"] and f"{l['weights']['dtype']} {l['weights']['granularity']}"})
     head = [f"{d['file']} vs {d['float_file']}",
             f"evaluation: {ev['count']} images from {ev['origin']} ({ev['chosen_by']}); "
-            f"calibration: {d['calibration'].get('count', '?')} other images",
+            f"calibration: {d['calibration'].get('count', '?')} other images"
+            + ("" if ev.get("calibration_overlap_checked") else
+               " (calibration folder not found: overlap checked by the set's name hash only)"),
             ""]
     tail = ["", f"{s['measured']}/{s['layers']} layers measured; median SQNR {s['median_sqnr_db']:.1f} dB; "
                 f"lowest: {', '.join(s['lowest'])}"]

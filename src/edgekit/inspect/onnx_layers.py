@@ -206,6 +206,9 @@ def layer_errors(int8_path: Path, float_path: Path, arrays: np.ndarray, input_na
     int8_model, float_model = onnx.load(str(int8_path)), onnx.load(str(float_path))
     layers = quantized_layers(int8_model)
     gains = channel_gains(int8_model, float_model)
+    if not layers:
+        raise ConfigError(f"'{Path(int8_path).name}' has no QuantizeLinear/DequantizeLinear layers: explain reads "
+                          "int8 QDQ files (edgekit's); `edgekit inspect` shows what this one holds")
     float_tensors = {o for n in float_model.graph.node for o in n.output}
     matched = [l for l in layers if l["tensor"] in float_tensors]
     if not matched:

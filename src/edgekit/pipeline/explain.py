@@ -41,7 +41,11 @@ def explain(path: Path, data: Optional[Path] = None, threads: int = 1, with_sens
                                "pass the _int8.onnx, _int8.tflite or _int8.xml file of the same export")
     float_path = _float_sibling(art)
     calib = art.meta.get("calibration") or {}
-    images, where = (_given_images(art, data, calib), "--data") if data else (_recorded_eval_images(art), "sidecar")
+    if data:
+        images, checked = _given_images(art, data, calib)
+        where = "--data"
+    else:
+        images, checked, where = _recorded_eval_images(art), True, "sidecar"
     arrays = images.arrays
     if art.meta.get("input_layout") == "NHWC" or art.format == "tflite":
         arrays = arrays.transpose(0, 2, 3, 1)
@@ -68,7 +72,7 @@ def explain(path: Path, data: Optional[Path] = None, threads: int = 1, with_sens
                              arrays, input_name=input_name, threads=threads, progress=progress)
     return {
         "file": str(path), "float_file": str(float_path), "format": art.format,
-        "evaluation": dict(images.summary(), chosen_by=where),
+        "evaluation": dict(images.summary(), chosen_by=where, calibration_overlap_checked=checked),
         "calibration": calib,
         "model_output": {k: accuracy.get(k) for k in ("samples", "top1_agreement", "cosine_mean", "sqnr_db")},
         "layers": layers,
@@ -120,7 +124,9 @@ def _recorded_eval_images(art):
 
 
 def _given_images(art, data: Path, calib: dict):
-    """--data, refused when it is (or overlaps) the calibration set the sidecar records."""
+    """(--data, whether it was checked image by image against the calibration set): refused when
+    it is, or overlaps, the calibration set the sidecar records; its folder gone, only the set's
+    name hash can be compared."""
     from ..data import split_calibration_eval
 
     images = load_images(art.model_card, data)
@@ -137,4 +143,5 @@ def _given_images(art, data: Path, calib: dict):
             if overlap:
                 raise DataError(f"{len(overlap)} of the {len(images)} images in '{data}' are calibration images of "
                                 "this file; pass images it was not calibrated on")
-    return images
+            return images, True
+    return images, False
