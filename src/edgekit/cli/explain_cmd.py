@@ -23,8 +23,8 @@ def command(file, data, threads, sensitivity, as_json):
     from .._contained import call
 
     progress(f"explain: running {file} and its float sibling layer by layer (in a process of its own)")
-    doc = call("edgekit.pipeline.explain:explain_file", str(file), str(data or ""), str(threads), "1" if sensitivity else "0",
-               what=f"explaining '{file}'", timeout=1800)
+    doc = call("edgekit.pipeline.explain:explain_file", str(file), str(data or ""), str(threads),
+               "1" if sensitivity else "0", what=f"explaining '{file}'", timeout=1800)
     emit(doc, as_json, _human)
 
 

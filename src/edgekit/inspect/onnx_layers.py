@@ -24,16 +24,15 @@ SHAPE_OPS = {"Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identit
              "Gather", "Concat", "Slice", "Cast"}  # move values, do not compute new ones
 
 
-def module_path(node) -> str:
+def module_path(node_name: str, weight: str = "") -> str:
     """The torch module a node came from. A Conv/Gemm's weight keeps its parameter name
     (``features.14.conv.1.0.weight``); other nodes are named by the legacy exporter's scopes
     (``/features/features.16/Add``: each scope is the child's name relative to an ancestor)."""
-    for name in node.input[1:2]:
-        base = name.removesuffix("_DequantizeLinear_Output").removesuffix("_quantized")
-        if base.endswith(".weight"):
-            return base.removesuffix(".weight")
+    base = weight.removesuffix("_DequantizeLinear_Output").removesuffix("_quantized")
+    if base.endswith(".weight"):
+        return base.removesuffix(".weight")
     full, prev = "", None
-    for part in node.name.strip("/").split("/")[:-1]:
+    for part in node_name.strip("/").split("/")[:-1]:
         if prev is not None and part.startswith(prev + "."):
             full = full[: len(full) - len(prev)] + part
         else:
@@ -60,7 +59,8 @@ def quantized_layers(model) -> list[dict]:
         if n.op_type in QDQ or n.op_type in SHAPE_OPS or not any(i in dq_out for i in n.input):
             continue
         out = n.output[0]
-        layer = {"node": n.name, "op": n.op_type, "module": module_path(n), "tensor": out,
+        weight = n.input[1] if len(n.input) > 1 else ""
+        layer = {"node": n.name, "op": n.op_type, "module": module_path(n.name, weight), "tensor": out,
                  "int8_tensor": None, "output_quantization": None, "weights": None}
         q = q_of.get(out)
         if q is not None and q.output[0] in dq_of:

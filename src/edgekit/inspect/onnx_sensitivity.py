@@ -100,7 +100,8 @@ def sensitivity(int8_model, float_model, layers: list[dict], arrays: np.ndarray,
     reference = _run(float_model, x, input_name, threads)
     base = output_figures(reference, _run(int8_model, x, input_name, threads))
     inits = {i.name for i in int8_model.graph.initializer}
-    activations = [n.input[0] for n in int8_model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] not in inits]
+    activations = [n.input[0] for n in int8_model.graph.node
+                   if n.op_type == "QuantizeLinear" and n.input[0] not in inits]
     everything = output_figures(reference, _run(float_variant(int8_model, float_model, weights, layers, activations),
                                                 x, input_name, threads))
     rows = []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .onnx_layers import _Stats
+from .onnx_layers import _Stats, module_path
 
 COMPUTE = {"Convolution": "Conv", "GroupConvolution": "Conv", "MatMul": "Gemm", "ReduceMean": "GlobalAveragePool",
            "AvgPool": "AveragePool", "MaxPool": "MaxPool"}
@@ -28,17 +28,6 @@ def _consumers(node) -> list:
     return [t.get_node() for t in node.output(0).get_target_inputs()]
 
 
-def _module(name: str) -> str:
-    from .onnx_layers import module_path
-
-    class Node:  # module_path reads .name and .input
-        input: list = []
-
-    n = Node()
-    n.name = name.removesuffix("/WithoutBiases")
-    return module_path(n)
-
-
 def _layers(model) -> list[dict]:
     out = []
     for node in model.get_ordered_ops():
@@ -49,8 +38,9 @@ def _layers(model) -> list[dict]:
         end = node
         while True:  # walk the bias Add and the activation to the layer's last float node
             nxt = _consumers(end)
-            if len(nxt) == 1 and nxt[0].get_type_name() in _TAIL and (
-                    nxt[0].get_type_name() != "Add" or any(_is_const(nxt[0].input_value(i).get_node()) for i in range(2))):
+            bias_or_act = len(nxt) == 1 and nxt[0].get_type_name() in _TAIL and (
+                nxt[0].get_type_name() != "Add" or any(_is_const(nxt[0].input_value(i).get_node()) for i in range(2)))
+            if bias_or_act:
                 end = nxt[0]
                 continue
             break
@@ -64,7 +54,8 @@ def _layers(model) -> list[dict]:
             q = {"dtype": f"{levels} levels", "scale": scale, "zero_point": int(round(-lo[wide] / scale)),
                  "range": [float(lo.min()), float(hi.max())], "channels": int(lo.size)}
         out.append({"node": node.get_friendly_name(), "op": "Add" if residual else COMPUTE[t],
-                    "module": _module(node.get_friendly_name()), "tensor": end.get_friendly_name(),
+                    "module": module_path(node.get_friendly_name().removesuffix("/WithoutBiases")),
+                    "tensor": end.get_friendly_name(),
                     "end": end, "fq": fq, "output_quantization": q, "weights": None})
     return out
 
