@@ -12,9 +12,9 @@ from .common import emit, handle_errors, json_option, progress, table
 @click.option("--data", type=params.DATA,
               help="Evaluation images (folder or .npy), never the calibration images. "
                    "Default: the held-out images the file's sidecar records.")
-@click.option("--threads", type=params.THREADS, default=1, show_default=True, help="Threads for ONNX Runtime.")
+@click.option("--threads", type=params.THREADS, default=1, show_default=True, help="Threads for the runtime (ONNX Runtime, LiteRT, OpenVINO).")
 @click.option("--sensitivity/--no-sensitivity", default=True, show_default=True,
-              help="Also run the file once per layer with that layer alone kept in float.")
+              help="ONNX: also run the file once per layer with that layer alone kept in float.")
 @json_option
 @handle_errors
 def command(file, data, threads, sensitivity, as_json):
