@@ -67,22 +67,11 @@ def activation_pairs(model) -> list[str]:
 def bypassed(model, tensors: set):
     import onnx
 
+    from edgekit.inspect.onnx_sensitivity import without_qdq
+
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    rename = {}
-    q_out = {n.output[0]: n.input[0] for n in m.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in tensors}
-    keep = []
-    for n in m.graph.node:
-        if n.op_type == "QuantizeLinear" and n.input[0] in tensors:
-            continue
-        if n.op_type == "DequantizeLinear" and n.input[0] in q_out:
-            rename[n.output[0]] = q_out[n.input[0]]
-            continue
-        keep.append(n)
-    for n in keep:
-        for i, x in enumerate(n.input):
-            if x in rename:
-                n.input[i] = rename[x]
+    keep = without_qdq(m.graph.node, tensors)
     # ORT drops a Conv's Clip/Relu when the quantization range does the clipping: put it back
     for t in tensors & CLIPPED:
         producer = next(n for n in keep if t in n.output)

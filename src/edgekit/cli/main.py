@@ -7,7 +7,7 @@ import sys
 import click
 
 # module name -> the click command it defines (module attribute `command`)
-COMMANDS = ["models", "summary", "train_cmd", "export_cmd", "validate_cmd", "inspect_cmd",
+COMMANDS = ["models", "summary", "train_cmd", "export_cmd", "validate_cmd", "inspect_cmd", "explain_cmd",
             "bench_cmd", "history_cmd", "compare_cmd", "report_cmd", "run_cmd", "devices_cmd", "sweep_cmd"]
 
 
