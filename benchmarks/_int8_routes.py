@@ -26,7 +26,7 @@ def prepared(loaded, split, variant: str = "eq+gptq", **kw):
     path = CACHE / f"{tag}.pt"
     module = copy.deepcopy(loaded.module)
     if path.is_file():
-        module.load_state_dict(torch.load(path))
+        module.load_state_dict(torch.load(path, weights_only=True))
         summary = {"cached": str(path)}
     else:
         module, summary = _prepare(module, split.calib.arrays, variant, **kw)

@@ -66,7 +66,7 @@ def build() -> nn.Module:
     import _int8_eval as ev
 
     model = MyMobileNetV2()
-    state = torch.load(ev.weights_path(), map_location="cpu")
+    state = torch.load(ev.weights_path(), map_location="cpu", weights_only=True)
     theirs = [(k, v) for k, v in state.items() if not k.endswith("num_batches_tracked")]
     mine = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
     assert len(theirs) == len(mine), (len(theirs), len(mine))

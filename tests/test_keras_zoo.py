@@ -47,17 +47,9 @@ def small(name: str):
     """
     torch.manual_seed(0)
     loaded = get_model(name, **({"middle_blocks": 1} if name.startswith("xception") else {}))
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in loaded.module.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
-            elif isinstance(m, torch.nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) / m.in_features ** 0.5)
+    from random_bn import randomize_statistics
+
+    randomize_statistics(loaded.module)
     pre = replace(loaded.card.preprocess, crop=SIZE, resize=SIZE + 4)
     loaded.card = replace(loaded.card, preprocess=pre)
     return loaded

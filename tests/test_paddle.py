@@ -36,17 +36,9 @@ def v1_weights(tmp_path_factory):
 
     torch.manual_seed(0)
     module = get_model("mobilenet_v1").module
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
-            elif isinstance(m, torch.nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) / m.in_features ** 0.5)
+    from random_bn import randomize_statistics
+
+    randomize_statistics(module)
     path = tmp_path_factory.mktemp("v1") / "mobilenet_v1.pth"
     torch.save(module.state_dict(), path)
     return path
