@@ -5,8 +5,8 @@ logit cosine >= 0.9999. fp16 keeps the smallest 0.5% of the weights in fp32 (for
 all-fp16 weights measured 40 dB, 77/78, cosine min 0.99978 (tuxpaint/lion.png flips; its float
 top-1/top-2 gap is 0.012 logit); the shipped fp16 file 56.8 dB, 78/78, lion's gap 0.011 in it.
 The file is rounded at export and run in fp32 (ncnn's fp32 differs from torch by <= 2e-5 logit
-here), so a flip of lion on another CPU would need ~500x that: the figures hold there too. Both files are benchmarked beside ONNX, and
-``--int8`` must be refused before any work, in one line.
+here), so a flip of lion on another CPU would need ~500x that: the figures hold there too.
+Both files are benchmarked beside ONNX, and ``--int8`` must be refused before any work, in one line.
 """
 from __future__ import annotations
 
