@@ -46,7 +46,8 @@ def test_ncnn_fp32_fp16_agree_on_every_held_out_photo(files, photo_halves):
     meta = arts[("ncnn", "fp16")]["meta"]  # measured: 11 of 53 blobs fp32 (stem, first dw convs), 0.41%
     assert meta["fp32_weight_blobs"][:2] == ["convclip_0", "convdwclip_0"] and meta["fp32_weight_fraction"] <= 0.005
     # beside the OpenVINO-style names: the .bin of ncnn never clashes with another format's
-    assert (out / "mobilenet_v2_fp16.ncnn.bin").stat().st_size < 0.51 * (out / "mobilenet_v2_fp32.ncnn.bin").stat().st_size
+    size = {p: (out / f"mobilenet_v2_{p}.ncnn.bin").stat().st_size for p in ("fp16", "fp32")}
+    assert size["fp16"] < 0.51 * size["fp32"], size  # measured 7.04 MB / 13.95 MB
     assert ("onnx", "fp16") not in arts  # --fp16 with --format ncnn and no tflite: ncnn only
 
 
@@ -125,7 +126,8 @@ def test_fp16_keeps_the_smallest_blobs_fp32_and_falls_back_to_pnnx(tmp_path):
             assert facts["fp16_writer"].startswith("pnnx") and "PReLU" in facts["fp16_writer"], facts
             continue
         blobs, _, why = read_blobs(param, param.with_suffix(".bin"))
-        assert why is None and [b.dtype for b in blobs] == ["fp32", "fp16"] and facts["fp32_weight_blobs"] == [blobs[0].layer]
+        assert why is None and [b.dtype for b in blobs] == ["fp32", "fp16"], (why, blobs)
+        assert facts["fp32_weight_blobs"] == [blobs[0].layer]
         x = torch.randn(2, 3, 32, 32)
         with open_engine(param) as eng:
             got = eng.run(x.numpy())

@@ -43,17 +43,29 @@ def weight_blobs(param: Path) -> tuple[list[WeightBlob], Optional[str]]:
     blobs = []
     for ln in Path(param).read_text(errors="replace").splitlines()[2:]:
         f = ln.split()
-        if not f:
+        if not f or f[0] in NO_WEIGHTS:
             continue
-        kind, name = f[0], f[1]
-        if kind in NO_WEIGHTS:
-            continue
-        kv = dict(x.split("=", 1) for x in f[4 + int(f[2]) + int(f[3]):] if "=" in x) if kind in WEIGHTED else {}
-        if kind not in WEIGHTED or any(k in kv for k in NO_ROUTE_KEYS):
-            return [], f"layer {name} ({kind}) is not one edgekit reads weights of"
-        n_key, bias_key, out_key = WEIGHTED[kind]
-        blobs.append(WeightBlob(name, int(kv.get(n_key, 0)), int(kv.get(out_key, 0)) if kv.get(bias_key) == "1" else 0))
+        if f[0] not in WEIGHTED:
+            return [], f"layer {f[1] if len(f) > 1 else '?'} ({f[0]}) is not one edgekit reads weights of"
+        try:
+            blobs.append(_blob(f))
+        except (ValueError, IndexError):
+            return [], (f"'{' '.join(f)[:60]}' is not an ncnn layer line "
+                        "(type name n_in n_out blobs... key=value...)")
+        if blobs[-1] is None:
+            return [], f"layer {f[1]} ({f[0]}) has int8 scales or dynamic weights, which edgekit does not read"
     return blobs, None
+
+
+def _blob(f: list[str]) -> Optional[WeightBlob]:
+    kv = dict(x.split("=", 1) for x in f[4 + int(f[2]) + int(f[3]):] if "=" in x)
+    if any(k in kv for k in NO_ROUTE_KEYS):
+        return None
+    n_key, bias_key, out_key = WEIGHTED[f[0]]
+    blob = WeightBlob(f[1], int(kv.get(n_key, 0)), int(kv.get(out_key, 0)) if kv.get(bias_key) == "1" else 0)
+    if blob.count < 0 or blob.bias < 0:
+        raise ValueError("negative size")
+    return blob
 
 
 def read_blobs(param: Path, weights: Path) -> tuple[list[WeightBlob], list[np.ndarray], Optional[str]]:
