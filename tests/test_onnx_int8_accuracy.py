@@ -1,8 +1,9 @@
 """ONNX int8 of MobileNetV2 (torchvision ImageNet weights) against the float model on real photos.
 
 The flow edgekit's int8 export uses: fold BN -> ``prepare_for_int8`` (channel equalization +
-GPTQ weights) -> fp32 ONNX -> ``quantize_onnx(method="mse")``, run by ONNX Runtime with every
-Conv and Gemm in int8 (uint8 activations, int8 per-channel weights).
+GPTQ weights + bias correction) -> fp32 ONNX -> ``quantize_onnx`` (averaged min/max ranges, the
+input's exact pixel range), run by ONNX Runtime with every Conv and Gemm in int8 (uint8
+activations, int8 per-channel weights). The module fixture quantizes with "mse", still offered.
 
 The module fixture rebuilds that flow from its parts (calibrated on the swapped half) to check
 what the file holds; accuracy is asserted on the files the CLI writes, pooled over both halves.
