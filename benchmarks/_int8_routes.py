@@ -36,13 +36,15 @@ def prepared(loaded, split, variant: str = "eq+gptq", **kw):
 
 
 def _prepare(module, arrays, variant, **kw):
+    """"eq+gptq+bc" is what edgekit ships (prepare_for_int8); other variants build it by parts."""
     import torch
 
     from edgekit.quantize.prepare import prepare_for_int8
 
-    if variant == "eq+gptq":
+    if variant == "eq+gptq+bc" and not kw:
         return prepare_for_int8(module, arrays, ev.SHAPE)
     from edgekit.quantize.equalize import equalize_channels
+    from edgekit.quantize.weight_bias import correct_weight_bias
     from edgekit.quantize.weight_rounding import gptq_round_weights
 
     torch.set_num_threads(1)
@@ -56,49 +58,8 @@ def _prepare(module, arrays, variant, **kw):
         before = copy.deepcopy(module) if "bc" in variant.split("+") else None
         summary["gptq"] = gptq_round_weights(module, arrays, **kw)
         if before is not None:
-            summary["bias_correction"] = weight_bias_correction(before, module, arrays)
+            summary["bias_correction"] = correct_weight_bias(before, module, arrays)
     return module, summary
-
-
-def weight_bias_correction(float_module, rounded, arrays, batch: int = 8) -> int:
-    """b += E[conv(x, W - Q(W))] per output channel, x the float model's input to the layer
-    (Nagel et al. 2019's empirical bias correction of the weight-rounding error)."""
-    import numpy as np
-    import torch
-    from torch import nn
-
-    fl = dict(float_module.named_modules())
-    layers = [(n, m) for n, m in rounded.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None]
-    sums = {n: 0.0 for n, _ in layers}
-    count = {n: 0 for n, _ in layers}
-    hooks = []
-    for n, m in layers:
-        f = fl[n]
-        dw = (f.weight - m.weight).detach()
-
-        def hook(mod, inp, _out, n=n, dw=dw):
-            x = inp[0].detach()
-            if isinstance(mod, nn.Linear):
-                y = x @ dw.T
-                sums[n] = sums[n] + y.reshape(-1, y.shape[-1]).sum(0)
-                count[n] += y.reshape(-1, y.shape[-1]).shape[0]
-            else:
-                y = mod._conv_forward(x, dw, None)
-                sums[n] = sums[n] + y.sum((0, 2, 3))
-                count[n] += y.shape[0] * y.shape[2] * y.shape[3]
-        hooks.append(f.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            for i in range(0, len(arrays), batch):
-                float_module(torch.from_numpy(np.ascontiguousarray(arrays[i:i + batch])))
-    finally:
-        for h in hooks:
-            h.remove()
-    with torch.no_grad():
-        for n, m in layers:
-            if count[n]:
-                m.bias += sums[n] / count[n]
-    return len(layers)
 
 
 def _request(loaded, split, out, precision="int8", quant=None, int8=None, **kw):
@@ -114,7 +75,7 @@ def _user(loaded):
     return replace(loaded, card=replace(loaded.card, name="my_mobilenet", family="user"))
 
 
-def onnx_edgekit(loaded, split, out, prep="eq+gptq", method="auto"):
+def onnx_edgekit(loaded, split, out, prep="eq+gptq+bc", method="auto"):
     from edgekit.export import EXPORTERS
     from edgekit.quantize import QuantConfig
 
@@ -122,26 +83,25 @@ def onnx_edgekit(loaded, split, out, prep="eq+gptq", method="auto"):
     return EXPORTERS.get("onnx").export(_request(loaded, split, out, quant=QuantConfig(method=method), int8=int8)).path
 
 
-def tflite_edgekit(loaded, split, out, prep="eq+gptq"):
+def tflite_edgekit(loaded, split, out, prep="eq+gptq+bc"):
     from edgekit.export import EXPORTERS
 
     int8 = prepared(loaded, split, prep) if prep else None
     return EXPORTERS.get("tflite").export(_request(loaded, split, out, int8=int8)).path
 
 
-def litert_edgekit(loaded, split, out, prep="eq+gptq"):
+def litert_edgekit(loaded, split, out, prep="eq+gptq+bc"):
     from edgekit.export import EXPORTERS
 
     int8 = prepared(loaded, split, prep) if prep else None
     return EXPORTERS.get("tflite").export(_request(_user(loaded), split, out, int8=int8)).path
 
 
-def openvino_edgekit(loaded, split, out, prep=None):
+def openvino_edgekit(loaded, split, out, prep="eq+gptq+bc"):
     from edgekit.export import EXPORTERS
 
-    if prep:  # NNCF on the prepared module (what the OpenVINO exporter does not do today)
-        loaded = replace(loaded, module=prepared(loaded, split, prep)[0])
-    return EXPORTERS.get("openvino").export(_request(loaded, split, out)).path
+    int8 = prepared(loaded, split, prep) if prep else None  # as the pipeline hands it over
+    return EXPORTERS.get("openvino").export(_request(loaded, split, out, int8=int8)).path
 
 
 def tflite_variant(loaded, split, out, prep="eq+gptq+bc"):
@@ -151,12 +111,14 @@ def tflite_variant(loaded, split, out, prep="eq+gptq+bc"):
 RECIPES = {
     "onnx": {"edgekit": (onnx_edgekit, {}), "noprep": (onnx_edgekit, {"prep": None}),
              "noprep-minmax": (onnx_edgekit, {"prep": None, "method": "minmax"}),
-             "bc": (onnx_edgekit, {"prep": "eq+gptq+bc"})},
+             "nobc": (onnx_edgekit, {"prep": "eq+gptq"}),
+             "edgekit-mse": (onnx_edgekit, {"method": "mse"})},
     "tflite": {"edgekit": (tflite_edgekit, {}), "noprep": (tflite_edgekit, {"prep": None}),
-               "bc": (tflite_edgekit, {"prep": "eq+gptq+bc"})},
+               "nobc": (tflite_edgekit, {"prep": "eq+gptq"})},
     "litert": {"edgekit": (litert_edgekit, {}), "noprep": (litert_edgekit, {"prep": None}),
-               "bc": (litert_edgekit, {"prep": "eq+gptq+bc"})},
-    "openvino": {"edgekit": (openvino_edgekit, {}), "prep": (openvino_edgekit, {"prep": "eq+gptq"})},
+               "nobc": (litert_edgekit, {"prep": "eq+gptq"})},
+    "openvino": {"edgekit": (openvino_edgekit, {}), "noprep": (openvino_edgekit, {"prep": None}),
+                 "nobc": (openvino_edgekit, {"prep": "eq+gptq"})},
 }
 
 
@@ -366,7 +328,7 @@ def set_input_fq(model, lo, hi, symmetric=True):
 
 RECIPES["openvino"].update({
     "from-qdq": (openvino_from_qdq, {}),
-    "from-qdq-bc": (openvino_from_qdq, {"onnx_recipe": "bc"}),
+    "from-qdq-bc": (openvino_from_qdq, {"onnx_recipe": "edgekit"}),
     "nncf-prep-fullbc": (openvino_nncf, {"prep": "eq+gptq"}),
     "nncf-prep-fastbc": (openvino_nncf, {"prep": "eq+gptq", "fast_bc": True}),
     "nncf-prep-nobc": (openvino_nncf, {"prep": "eq+gptq", "bc": False}),
@@ -409,7 +371,7 @@ RECIPES["litert"].update({
 })
 
 
-def onnx_with_tflite_ranges(loaded, split, out, prep="eq+gptq+bc", tflite_recipe="bc"):
+def onnx_with_tflite_ranges(loaded, split, out, prep="eq+gptq+bc", tflite_recipe="edgekit"):
     """ONNX int8 whose activation ranges are copied from the TFLite route's int8 file of the
     same prepared model (matched by the Keras layer names the twin keeps): tells ranges
     apart from runtime semantics when the two formats differ."""

@@ -1,8 +1,9 @@
 """ONNX int8 of MobileNetV2 (torchvision ImageNet weights) against the float model on real photos.
 
 The flow edgekit's int8 export uses: fold BN -> ``prepare_for_int8`` (channel equalization +
-GPTQ weights) -> fp32 ONNX -> ``quantize_onnx(method="mse")``, run by ONNX Runtime with every
-Conv and Gemm in int8 (uint8 activations, int8 per-channel weights).
+GPTQ weights + bias correction) -> fp32 ONNX -> ``quantize_onnx`` (averaged min/max ranges, the
+input's exact pixel range), run by ONNX Runtime with every Conv and Gemm in int8 (uint8
+activations, int8 per-channel weights). The module fixture quantizes with "mse", still offered.
 
 The module fixture rebuilds that flow from its parts (calibrated on the swapped half) to check
 what the file holds; accuracy is asserted on the files the CLI writes, pooled over both halves.
@@ -48,6 +49,30 @@ def test_int8_agreement_pooled_over_both_halves(mobilenet_v2_export, mobilenet_v
     files = {"A": mobilenet_v2_export[0] / "mobilenet_v2_int8.onnx",
              "B": mobilenet_v2_export_swapped[0] / "mobilenet_v2_int8.onnx"}
     assert_pooled("onnx", files, mobilenet_v2_held_out)
+
+
+def test_shipped_int8_input_range_is_the_pixel_range(mobilenet_v2_export):
+    """The int8 input spans what preprocessing maps pixels 0 and 255 to (a calibrated range
+    clips dark and bright pixels of other photos); the other ranges are averaged min/max."""
+    from types import SimpleNamespace
+
+    import onnx
+    from onnx import numpy_helper
+
+
+    from edgekit.export import Artifact
+    from edgekit.quantize.input_range import pixel_range
+
+    art = Artifact.load(mobilenet_v2_export[0] / "mobilenet_v2_int8.onnx")
+    quant = art.meta["quantization"]
+    assert quant["method"] == "minmax" and quant["input_range"].startswith("exact"), quant
+    assert art.meta["int8_preparation"]["bias_correction"]["layers"] == 53
+    model = onnx.load(str(art.path))
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    [q] = [n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == model.graph.input[0].name]
+    scale, zero = float(inits[q.input[1]]), int(inits[q.input[2]])
+    lo, hi = pixel_range(SimpleNamespace(**art.card["preprocess"]))
+    assert abs(-zero * scale - lo) <= scale and abs((255 - zero) * scale - hi) <= scale, (scale, zero, lo, hi)
 
 
 def test_every_conv_and_gemm_runs_int8_in_onnxruntime(int8_run):

@@ -95,3 +95,24 @@ def test_entropy_calibration_refused():
 
     with pytest.raises(UnsupportedError, match="minmax or percentile"):
         quantize_openvino(None, None, QuantConfig(method="entropy"))
+
+
+def test_int8_ir_is_prepared_and_keeps_the_exact_input_range(exported):
+    """NNCF quantizes the equalized + GPTQ-rounded + bias-corrected module, and the input's
+    FakeQuantize spans what preprocessing maps pixels 0 and 255 to, not a calibrated range."""
+    from types import SimpleNamespace
+
+    import openvino as ov
+
+    from edgekit.quantize.input_range import pixel_range
+
+    arts, _, _, _ = exported
+    meta = arts["int8"].meta
+    assert meta["int8_preparation"]["bias_correction"]["layers"] == 53, meta["int8_preparation"]
+    assert meta["quantization"]["input_range"].startswith("exact"), meta["quantization"]
+    lo, hi = pixel_range(SimpleNamespace(**arts["int8"].card["preprocess"]))
+    [fq] = [op for op in ov.Core().read_model(arts["int8"].path).get_ordered_ops()
+            if op.get_type_name() == "FakeQuantize" and op.input_value(0).get_node().get_type_name() == "Parameter"]
+    low, high = (float(fq.input_value(i).get_node().get_data().ravel()[0]) for i in (1, 2))
+    step = (hi - lo) / (fq.get_levels() - 1)
+    assert abs(low - lo) <= step and abs(high - hi) <= step, (low, high, lo, hi)

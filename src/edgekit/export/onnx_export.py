@@ -31,6 +31,13 @@ def write_fp32_onnx(loaded, module, path: Path, nhwc: bool) -> None:
         export_torch_to_onnx(module, loaded.card.input_shape, path, nhwc=nhwc)
 
 
+def exact_input_range(loaded, calib, quant) -> tuple[float, float]:
+    """The int8 input's range from the model card's preprocessing (quantize/input_range.py)."""
+    from ..quantize.input_range import pixel_range
+
+    return pixel_range(loaded.card.preprocess, calib.arrays[:quant.samples])
+
+
 class OnnxExporter(Exporter):
     format = "onnx"
     frameworks = (Framework.TORCH, Framework.KERAS)
@@ -69,7 +76,8 @@ class OnnxExporter(Exporter):
                         fp32, prepared, calib.arrays[:req.quant.samples], req.progress)
                     fp32 = prepared
                 with atomic_path(final) as tmp:
-                    meta["quantization"] = onnx_int8.quantize_onnx(fp32, tmp, calib, req.quant)
+                    meta["quantization"] = onnx_int8.quantize_onnx(
+                        fp32, tmp, calib, req.quant, input_range=exact_input_range(loaded, calib, req.quant))
             meta["calibration"] = req.calibration.summary()
         return Artifact.written(final, self.format, req.precision, loaded, meta)
 

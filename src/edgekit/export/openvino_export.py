@@ -17,7 +17,7 @@ from ..quantize import openvino_int8
 from ..types import Framework, Precision
 from .artifact import Artifact, artifact_path
 from .base import EXPORTERS, Exporter, ExportRequest, LayoutOptions, in_layout
-from .onnx_export import write_fp32_onnx
+from .onnx_export import exact_input_range, write_fp32_onnx
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class OpenVINOExporter(Exporter):
     precisions = (Precision.FP32, Precision.INT8)
     calibration = openvino_int8.CALIBRATION
     requires = ("openvino", "nncf")
+    int8_preparation = True  # NNCF quantizes the equalized + GPTQ-rounded module (docs/int8_accuracy.md, section 5)
 
     def export(self, req: ExportRequest) -> Artifact:
         ov = require("openvino", extra="openvino")
@@ -46,17 +47,27 @@ class OpenVINOExporter(Exporter):
         req.progress(f"openvino {req.precision}: converting to {final.name}")
         with tempfile.TemporaryDirectory(dir=req.out_dir, prefix=".edgekit-") as td:
             onnx_path = Path(td) / "fp32.onnx"
-            write_fp32_onnx(loaded, loaded.module, onnx_path, nhwc)
+            write_fp32_onnx(loaded, self._source(req, meta), onnx_path, nhwc)
             try:
                 model = ov.convert_model(str(onnx_path))
             except Exception as exc:  # conversion errors come as several OpenVINO types
                 raise UnsupportedError(f"OpenVINO cannot convert this model: {one_line(exc, 300)}") from None
             if req.precision == Precision.INT8:
                 req.progress(f"openvino int8: NNCF calibration on {min(len(req.calibration), req.quant.samples)} images")
-                model, meta["quantization"] = openvino_int8.quantize_openvino(model, in_layout(req.calibration, nhwc), req.quant)
+                calib = in_layout(req.calibration, nhwc)
+                model, meta["quantization"] = openvino_int8.quantize_openvino(
+                    model, calib, req.quant, input_range=exact_input_range(loaded, calib, req.quant))
                 meta["calibration"] = req.calibration.summary()
             save_ir(ov, model, final, Path(td))
         return Artifact.written(final, self.format, req.precision, loaded, meta)
+
+    @staticmethod
+    def _source(req: ExportRequest, meta: dict):
+        """The torch module to convert: the int8-prepared one for int8 when the pipeline made it."""
+        if req.precision == Precision.INT8 and req.int8_module is not None:
+            meta["int8_preparation"] = req.int8_preparation
+            return req.int8_module
+        return req.loaded.module
 
 
 EXPORTERS.register("openvino", OpenVINOExporter())

@@ -17,12 +17,13 @@ from .._optional import require
 from ..types import CalibrationMethod as M
 from .config import Calibration, QuantConfig
 
-# "auto" is mse: the best of the four on MobileNetV2 (benchmarks/onnx_int8_methods.py)
-CALIBRATION = Calibration("onnx", {M.MINMAX: "calibration min/max (ORT)",
+# "auto" is minmax (averaged per image) with the exact input range: the best on MobileNetV2
+# pooled over both photo halves (docs/int8_accuracy.md, section 5)
+CALIBRATION = Calibration("onnx", {M.MINMAX: "per-image min/max averaged over the calibration images (edgekit)",
                                    M.PERCENTILE: "percentile thresholds of calibration histograms (ORT)",
                                    M.ENTROPY: "KL-divergence thresholds (ORT)",
                                    M.MSE: "per-tensor range minimising the uint8 quantization MSE (edgekit)"},
-                          best=M.MSE)
+                          best=M.MINMAX)
 
 
 @contextlib.contextmanager
@@ -49,8 +50,22 @@ class _Reader:
         return next(self._it, None)
 
 
-def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig) -> dict:
-    """Write an int8 QDQ model at ``out_path``; return a summary for the sidecar."""
+def _overrides(fp32_path: Path, arrays, method: str) -> dict:
+    """edgekit's own activation ranges as TensorQuantOverrides ({} for ORT's calibrators)."""
+    from . import onnx_ranges
+
+    if method == "mse":
+        return onnx_ranges.mse_overrides(fp32_path, arrays)
+    if method == "minmax":
+        return onnx_ranges.averaged_minmax_overrides(fp32_path, arrays)
+    return {}
+
+
+def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig,
+                  input_range: tuple[float, float] | None = None) -> dict:
+    """Write an int8 QDQ model at ``out_path``; return a summary for the sidecar.
+    ``input_range``: the model input's exact range (``input_range.pixel_range``), used instead
+    of a calibrated one whatever the method."""
     import onnx
 
     cfg = CALIBRATION.resolve(cfg)
@@ -66,14 +81,14 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     extra = {"CalibMovingAverage": False, "OpTypesToExcludeOutputQuantization": ["Gemm"]}
     if cfg.method == "percentile":
         extra["CalibPercentile"] = cfg.percentile
-    reader_arrays = arrays
-    if cfg.method == "mse":
-        from .onnx_ranges import mse_overrides
-
-        # every tensor ORT calibrates gets its range from the override, so ORT's own
-        # min/max pass needs one image only (it still runs: quantize_static requires it)
-        extra["TensorQuantOverrides"] = mse_overrides(fp32_path, arrays)
-        reader_arrays = arrays[:1]
+    overrides = _overrides(fp32_path, arrays, cfg.method)
+    # when every tensor ORT calibrates gets its range from an override, ORT's own min/max
+    # pass needs one image only (it still runs: quantize_static requires it)
+    reader_arrays = arrays[:1] if overrides else arrays
+    if input_range is not None:
+        overrides[input_name] = [{"rmin": np.float32(input_range[0]), "rmax": np.float32(input_range[1])}]
+    if overrides:
+        extra["TensorQuantOverrides"] = overrides
     exclude = list(cfg.exclude)
     with _quiet():
         q.quantize_static(
@@ -89,4 +104,11 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     return {"engine": "onnxruntime.quantization.quantize_static", "format": "QDQ",
             "activations": "uint8 (asymmetric)", "weights": "int8 (symmetric)",
             "per_channel": cfg.per_channel, "method": cfg.method, "samples": int(len(arrays)),
-            "activation_ranges": CALIBRATION.methods[cfg.method], "excluded_nodes": exclude}
+            "activation_ranges": CALIBRATION.methods[cfg.method], "excluded_nodes": exclude,
+            "input_range": _input_note(input_range)}
+
+
+def _input_note(input_range) -> str:
+    if input_range is None:
+        return "calibrated"
+    return f"exact: [{input_range[0]:.4f}, {input_range[1]:.4f}] (pixels 0-255 through the preprocessing)"

@@ -56,27 +56,57 @@ def session_exposing(model, names: list[str]):
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
-def mse_overrides(model_path, arrays: np.ndarray) -> dict:
-    """{tensor: [{"rmin", "rmax"}]} for every calibrated tensor, MSE-optimal per tensor."""
+def _exposed(model_path):
+    """(session, measured tensors, {Clip/Relu input: its output}) for ``model_path``.
+
+    ORT gives the input of a removable Clip/Relu (consumed by it alone) the output's range,
+    so those are not measured; they get the output's override (``_with_followers``)."""
     onnx = require("onnx", extra="onnx")
     model = onnx.load(str(model_path))
     consumers: dict[str, list] = {}
     for node in model.graph.node:
         for t in node.input:
             consumers.setdefault(t, []).append(node)
-    # ORT gives the input of a removable Clip/Relu (consumed by it alone) the output's range,
-    # so those are not measured; they get the output's override below.
     follows = {n.input[0]: n.output[0] for n in model.graph.node
                if n.op_type in ("Clip", "Relu") and len(consumers[n.input[0]]) == 1}
     names = [t for t in calibrated_tensors(model) if t not in follows]
-    sess = session_exposing(model, names)
+    return session_exposing(model, names), names, follows
+
+
+def _batches(sess, names, arrays):
     input_name = sess.get_inputs()[0].name
-    hist = Histograms()
-    for observe in (hist.add_range, hist.add):  # pass 1: min/max, pass 2: histograms
-        for i in range(0, len(arrays), _BATCH):
-            batch = np.ascontiguousarray(arrays[i:i + _BATCH], dtype=np.float32)
-            observe(dict(zip(names, sess.run(names, {input_name: batch}))))
-    ranges = hist.mse_ranges()
+    for i in range(0, len(arrays), _BATCH):
+        batch = np.ascontiguousarray(arrays[i:i + _BATCH], dtype=np.float32)
+        yield len(batch), dict(zip(names, sess.run(names, {input_name: batch})))
+
+
+def _with_followers(ranges: dict, follows: dict) -> dict:
     over = {t: [{"rmin": np.float32(lo), "rmax": np.float32(hi)}] for t, (lo, hi) in ranges.items()}
     over.update({t: over[out] for t, out in follows.items() if out in over})
     return over
+
+
+def mse_overrides(model_path, arrays: np.ndarray) -> dict:
+    """{tensor: [{"rmin", "rmax"}]} for every calibrated tensor, MSE-optimal per tensor."""
+    sess, names, follows = _exposed(model_path)
+    hist = Histograms()
+    for observe in (hist.add_range, hist.add):  # pass 1: min/max, pass 2: histograms
+        for _, outputs in _batches(sess, names, arrays):
+            observe(outputs)
+    return _with_followers(hist.mse_ranges(), follows)
+
+
+def averaged_minmax_overrides(model_path, arrays: np.ndarray) -> dict:
+    """{tensor: [{"rmin", "rmax"}]}: each image's min and max, averaged over the images (what
+    TFLite's and NNCF's "minmax" do; one outlier image cannot stretch a range for all)."""
+    sess, names, follows = _exposed(model_path)
+    lo = {t: [] for t in names}
+    hi = {t: [] for t in names}
+    for n, outputs in _batches(sess, names, arrays):
+        for t, v in outputs.items():
+            per_image = v.ndim > 0 and v.shape[0] == n  # not a constant (Clip bounds are tensors)
+            flat = v.reshape(n, -1) if per_image else np.broadcast_to(v.reshape(1, -1), (n, v.size))
+            lo[t].extend(flat.min(1))
+            hi[t].extend(flat.max(1))
+    ranges = {t: (min(float(np.mean(lo[t])), 0.0), max(float(np.mean(hi[t])), 0.0)) for t in names}
+    return _with_followers(ranges, follows)

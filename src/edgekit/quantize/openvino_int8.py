@@ -16,8 +16,9 @@ CALIBRATION = Calibration("OpenVINO (NNCF)", {M.MINMAX: "mean of per-image min/m
                                               M.PERCENTILE: "mean of per-image quantiles"}, best=M.MINMAX)
 
 
-def quantize_openvino(model, calibration, cfg: QuantConfig):
-    """Return (int8 ov.Model, summary for the sidecar)."""
+def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[float, float] | None = None):
+    """Return (int8 ov.Model, summary for the sidecar). ``input_range``: the model input's exact
+    range (``input_range.pixel_range``), set on the input's FakeQuantize instead of NNCF's."""
     cfg = CALIBRATION.resolve(cfg)
     nncf = require("nncf", extra="openvino")
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, QuantizationParameters
@@ -37,8 +38,32 @@ def quantize_openvino(model, calibration, cfg: QuantConfig):
             model, nncf.Dataset(list(arrays), lambda a: a[None]), subset_size=len(arrays),
             preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=False,
             advanced_parameters=advanced, **kw)
+    exact = input_range is not None and set_input_range(quantized, *input_range)
     return quantized, {
         "engine": "nncf.quantize", "preset": "performance (symmetric int8 weights and activations)",
         "activation_ranges": CALIBRATION.methods[cfg.method],
         "bias_correction": "full", "per_channel": cfg.per_channel, "method": cfg.method,
-        "samples": int(len(arrays)), "excluded_nodes": list(cfg.exclude)}
+        "samples": int(len(arrays)), "excluded_nodes": list(cfg.exclude),
+        "input_range": (f"exact: [{input_range[0]:.4f}, {input_range[1]:.4f}] (pixels 0-255 through the preprocessing)"
+                        if exact else "calibrated (NNCF)")}
+
+
+def set_input_range(model, lo: float, hi: float) -> bool:
+    """Give each FakeQuantize reading a model input the range [lo, hi] (asymmetric: both ends
+    exact) in place of NNCF's mean of per-image min/max; False when the input has none."""
+    import numpy as np
+
+    ov = require("openvino", extra="openvino")
+    changed = False
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "FakeQuantize" or op.input_value(0).get_node().get_type_name() != "Parameter":
+            continue
+        levels = op.get_levels()
+        step = (hi - lo) / (levels - 1)
+        zero = round(-lo / step)  # zero on the grid (the first conv pads with zeros)
+        lo, hi = -zero * step, (levels - 1 - zero) * step
+        for port, value in zip((1, 2, 3, 4), (lo, hi, lo, hi)):
+            const = ov.op.Constant(np.full(op.input_value(port).get_shape(), value, np.float32))
+            op.input(port).replace_source_output(const.output(0))
+        changed = True
+    return changed

@@ -26,14 +26,7 @@ def gptq_round_weights(module, calibration: np.ndarray, damp: float = 0.01, batc
         h = _input_hessian(mod, inp[0].detach())
         stats[id(mod)] = h if stats[id(mod)] is None else stats[id(mod)] + h
 
-    handles = [m.register_forward_hook(hook) for _, m in layers]
-    try:
-        with torch.no_grad():
-            for i in range(0, len(calibration), batch):
-                module(torch.from_numpy(np.ascontiguousarray(calibration[i:i + batch])))
-    finally:
-        for h in handles:
-            h.remove()
+    run_with_hooks(module, [m.register_forward_hook(hook) for _, m in layers], calibration, batch)
     changed = 0
     for k, (name, m) in enumerate(layers):
         if stats[id(m)] is None:
@@ -132,3 +125,16 @@ def _keep_row_max(q, w):
         at_top = torch.arange(w.shape[2])[None, None] == top
         steps = torch.where(short & at_top, torch.sign(torch.gather(w, 2, top)) * QMAX, steps)
     return steps * scale
+
+
+def run_with_hooks(module, handles, calibration: np.ndarray, batch: int) -> None:
+    """Run ``module`` on the calibration images (no grad), then remove the hooks ``handles``."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            for i in range(0, len(calibration), batch):
+                module(torch.from_numpy(np.ascontiguousarray(calibration[i:i + batch])))
+    finally:
+        for h in handles:
+            h.remove()
