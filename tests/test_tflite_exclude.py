@@ -71,7 +71,7 @@ def test_excluded_layers_are_float_in_the_file_and_the_rest_int8(exports):
     assert v["kept_float_layers"] == ["features.14.conv.2", "features.15", "features.16"]
     assert "3 layers kept float" in v["summary"]
     q = art.meta["quantization"]
-    assert q["excluded_layers"] == list(EXCLUDED) and q["kept_float_ops"]["features.16"] == ["ADD"]
+    assert q["excluded_layers"] == list(EXCLUDED) and [op["op"] for op in q["kept_float"]["features.16"]] == ["ADD"]
     assert art.meta["inspect"]["verdict"]["precision"] == "int8 with float layers"
 
 
@@ -137,3 +137,31 @@ def test_litert_torch_route_refuses_exclusions(tmp_path):
         TfliteExporter().export(req)
     assert "\n" not in str(err.value) and "litert-torch" in str(err.value) and "no per-layer" in str(err.value)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("io", ["float32", "uint8"])
+def test_first_and_last_layers_kept_float_with_each_io_type(tmp_path, io):
+    """The file's ends float (and a layer named by its fused ReLU6): I/O still as asked. Random
+    weights at 48 px: this checks the graph's structure, the accuracy is the test above's."""
+    from edgekit.data import ImageSet
+    from edgekit.export.tflite_export import TfliteOptions
+    from edgekit.pipeline.prepare import fold
+    from edgekit.zoo import get_model
+
+    torch.manual_seed(0)
+    loaded = get_model("mobilenet_v2")
+    loaded.card = replace(loaded.card, preprocess=replace(loaded.card.preprocess, crop=48, resize=56))
+    loaded, _ = fold(loaded, lambda m: None)
+    calib = ImageSet(np.random.default_rng(0).standard_normal((4, 3, 48, 48)).astype(np.float32), list("abcd"))
+    asked = ("features.0.0", "features.1.conv.0.2", "classifier.1")
+    art = TfliteExporter().export(ExportRequest(loaded, tmp_path, "int8", calibration=calib,
+                                                quant=QuantConfig(samples=4, exclude=asked),
+                                                options=TfliteOptions(io_dtype=io)))
+    report = inspect_tflite(art.path)
+    assert [t["dtype"] for t in report["inputs"] + report["outputs"]] == [io.upper()] * 2
+    floats = {(f["op"], f["module"]) for f in report["float_ops"]}
+    assert floats == {("PAD", "features.0.0"), ("CONV_2D", "features.0.0"),
+                      ("DEPTHWISE_CONV_2D", "features.1.conv.0.0"), ("FULLY_CONNECTED", "classifier.1")}
+    assert sum(c["input"] == "INT8" for c in report["compute_ops"]) == 50
+    assert report["verdict"]["precision"] == "int8 with float layers"
+    assert report["verdict"]["kept_float_layers"] == list(asked)

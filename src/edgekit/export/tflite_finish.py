@@ -20,7 +20,7 @@ LABEL_SETS = {"imagenet1k": ("imagenet1k_labels.txt", 1000)}  # card.classes -> 
 def write_tflite(req: ExportRequest, opts, data: bytes, final: Path, info: dict, qsummary: dict,
                  layer_names: Optional[set] = None) -> Artifact:
     """``layer_names``: the Keras model's, to name the layer of each op left in float."""
-    report = inspect_tflite(data, label=final.name, kept_float=qsummary.get("kept_float_nodes") or {})
+    report = inspect_tflite(data, label=final.name, kept_float=qsummary.get("kept_float") or {})
     integer = req.precision.integer
     unasked = [f for f in report["float_ops"] if not f.get("kept_float")]  # not a layer --exclude named
     if integer and report["float_ops"]:

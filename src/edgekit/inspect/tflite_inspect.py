@@ -36,8 +36,8 @@ def inspect_tflite(source: Union[str, Path, bytes], label: Optional[str] = None,
                    kept_float: Optional[dict] = None) -> dict:
     """Everything `edgekit inspect` reports about a .tflite file, as a JSON-able dict.
 
-    ``kept_float``: {source layer: [output tensor names]} the export kept float on purpose; for
-    a file on disk, read from its edgekit sidecar when there is one.
+    ``kept_float``: {name asked: [{"op", "layer", "node"}]}, the ops the export kept float on
+    purpose (quantize/tflite_int8.py); for a file on disk, read from its sidecar when there is one.
     """
     if isinstance(source, (bytes, bytearray)):
         data, label = bytes(source), label or "<bytes>"
@@ -58,14 +58,22 @@ def inspect_tflite(source: Union[str, Path, bytes], label: Optional[str] = None,
 
 
 def _recorded_kept_float(path: Path) -> dict:
-    """The layers the sidecar beside ``path`` says were kept float (quantization.kept_float_nodes)."""
+    """The ops the sidecar beside ``path`` says were kept float (quantization.kept_float)."""
     sidecar = path.with_name(path.name + ".edgekit.json")
     try:
-        kept = json.loads(sidecar.read_text(encoding="utf-8"))["meta"]["quantization"]["kept_float_nodes"]
-    except (OSError, ValueError, KeyError, TypeError):
+        kept = json.loads(sidecar.read_text(encoding="utf-8"))["meta"]["quantization"]["kept_float"]
+        return {str(k): [{"layer": str(op["layer"]), "node": str(op["node"])} for op in v] for k, v in kept.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
-    ok = isinstance(kept, dict) and all(isinstance(v, list) for v in kept.values())
-    return {str(k): [str(n) for n in v] for k, v in kept.items()} if ok else {}
+
+
+def source_layer(output: str, weight: str = "") -> str:
+    """The source layer of an op, as `edgekit explain` names it: from its output tensor's name, or
+    its weights' for an output without a scope (the graph output "Identity"); a PAD counts as
+    the layer it pads for."""
+    from .tflite_layers import module_of
+
+    return module_of(output if "/" in output or not weight else weight).removesuffix("_pad")
 
 
 def _inspect(model, data: bytes, label: str, kept_float: dict) -> dict:
@@ -122,7 +130,9 @@ def _inspect(model, data: bytes, label: str, kept_float: dict) -> dict:
             live = [i for i in ins if not const[i] and i not in dequantized_from] + outs
             if any(ttype[i] in FLOAT_TYPES for i in live):
                 out = _name(tensors[outs[0]]) if outs else ""
-                float_ops.append({"op": name, "subgraph": s, "index": o, "output": out, "layer": layer_of(out)})
+                module = source_layer(out, _name(tensors[ins[1]]) if len(ins) > 1 else "")
+                float_ops.append({"op": name, "subgraph": s, "index": o, "output": out, "layer": layer_of(out),
+                                  "module": module})
     sg0 = model.Subgraphs(0)
     report = {
         "file": label,
@@ -142,10 +152,12 @@ def _inspect(model, data: bytes, label: str, kept_float: dict) -> dict:
         "weight_granularity": dict(granularity),
         "metadata": _metadata(model, data),
     }
-    by_node = {n: layer for layer, nodes in kept_float.items() for n in nodes}
+    # the converter may rename an op's output (the graph output's op becomes "Identity1"), so by layer too
+    by_name = {op[key]: name for name, ops in kept_float.items() for op in ops for key in ("layer", "node")}
     for f in float_ops:
-        if f["output"] in by_node:
-            f["kept_float"] = by_node[f["output"]]  # a layer the export was asked to keep float
+        asked = by_name.get(f["module"]) or by_name.get(f["output"])
+        if f["subgraph"] == 0 and asked:
+            f["kept_float"] = asked  # a layer the export was asked to keep float
     report["verdict"] = verdict(report)
     return report
 

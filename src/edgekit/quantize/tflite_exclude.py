@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..formats.tflite import operator_names, schema
+from ..inspect.tflite_inspect import source_layer
 from ..inspect.tflite_layers import LAYER_OPS, module_of
 
 
@@ -44,9 +45,9 @@ def layer_ops(model_bytes: bytes) -> list[TfliteOp]:
         if not outs:
             continue
         node = _name(sg.Tensors(outs[0]))
-        # the graph's output ("Identity") is named by its weights, as tflite_layers._layers does
-        named = node if "/" in node or len(ins) < 2 else _name(sg.Tensors(ins[1]))
-        layer = module_of(named).removesuffix("_pad")
+        weight = _name(sg.Tensors(ins[1])) if len(ins) > 1 else ""
+        layer = source_layer(node, weight)
+        named = node if "/" in node or not weight else weight
         aliases = frozenset(module_of(p) for p in named.split(";")) - {layer, ""}
         out.append(TfliteOp(o, codes[op.OpcodeIndex()], node, layer, aliases))
     return out

@@ -97,8 +97,8 @@ def quantize(make_converter, precision: str, calibration, cfg: QuantConfig, io_d
         denylisted_nodes=nodes or None)))
     if kept:
         summary.update(excluded_layers=list(cfg.exclude),  # as asked; and the ops each one kept float
-                       kept_float_nodes={name: [op.node for op in ops] for name, ops in kept.items()},
-                       kept_float_ops={name: [op.op for op in ops] for name, ops in kept.items()})
+                       kept_float={name: [{"op": op.op, "layer": op.layer, "node": op.node} for op in ops]
+                                   for name, ops in kept.items()})
     summary.update(method=CALIBRATION.methods[cfg.method].format(percentile=cfg.percentile),
                    activations="int8 (asymmetric, per-tensor)",
                    weights="int8 (symmetric, per-channel)" if cfg.per_channel else "int8 (symmetric, per-tensor)",
