@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from .._optional import import_tf
-from ..errors import ConfigError
+from ..errors import ConfigError, UnsupportedError
 from ..quantize import tflite_int8
 from ..types import Framework, Precision
 from .artifact import Artifact, artifact_path
@@ -55,6 +55,12 @@ class TfliteExporter(Exporter):
     def __init__(self) -> None:
         self._graph_cache: Optional[tuple] = None  # (module, input_shape, frozen fn, info, keras model)
         self._int8_cache: Optional[tuple] = None  # (prepared module, frozen fn, info, keras model)
+
+    def check(self, framework, precision, quant=None, options=None) -> None:
+        super().check(framework, precision, quant, options)
+        if precision == Precision.INT16X8 and quant is not None and quant.exclude:
+            raise UnsupportedError("tflite int16x8 is whole-model in TF's converter: it cannot keep chosen layers "
+                                   "in float; drop --int16x8, or the exclusions (int8 keeps them float)")
 
     def export(self, req: ExportRequest) -> Artifact:
         loaded = req.loaded

@@ -20,13 +20,14 @@ LABEL_SETS = {"imagenet1k": ("imagenet1k_labels.txt", 1000)}  # card.classes -> 
 def write_tflite(req: ExportRequest, opts, data: bytes, final: Path, info: dict, qsummary: dict,
                  layer_names: Optional[set] = None) -> Artifact:
     """``layer_names``: the Keras model's, to name the layer of each op left in float."""
-    report = inspect_tflite(data, label=final.name)
+    report = inspect_tflite(data, label=final.name, kept_float=qsummary.get("kept_float") or {})
     integer = req.precision.integer
+    unasked = [f for f in report["float_ops"] if not f.get("kept_float")]  # not a layer --exclude named
     if integer and report["float_ops"]:
         for f in report["float_ops"]:
-            f["layer"] = layer_of(f["output"], layer_names)
-        if not opts.float_fallback:
-            raise UnsupportedError(_float_ops_message(report["float_ops"], req.precision))
+            f["layer"] = f.get("kept_float") or layer_of(f["output"], layer_names)
+        if unasked and not opts.float_fallback:
+            raise UnsupportedError(_float_ops_message(unasked, req.precision))
     md_info = None
     if opts.metadata:
         data, md_info = _with_metadata(data, req.loaded.card, req.precision, report)

@@ -15,12 +15,19 @@ from pathlib import Path
 
 from .._quiet import captured_stderr
 from ..errors import MissingDependencyError, UnsupportedError, first_line
+from ..quantize import tflite_int8
+from ..quantize.config import Calibration
 from ..types import Precision
 from .artifact import Artifact
 from .base import ExportRequest
 from .tflite_finish import write_tflite
 
 INSTALL = "pip install 'edgekit[tflite-torch]'"
+# PT2EQuantizer.set_module_name refuses a None (float) config ("not supported yet"), and the
+# module names change under to_channel_last_io: this route keeps no layer float.
+CALIBRATION = Calibration("tflite (litert-torch route: a PyTorch module without a Keras twin)",
+                          tflite_int8.CALIBRATION.methods, best=tflite_int8.CALIBRATION.best, exclusions=False,
+                          no_exclusions_hint="per-layer float is offered for zoo models (Keras twin), ONNX and OpenVINO")
 
 
 def export_with_litert_torch(req: ExportRequest, opts, final: Path) -> Artifact:
@@ -32,6 +39,8 @@ def export_with_litert_torch(req: ExportRequest, opts, final: Path) -> Artifact:
     if req.precision not in (Precision.FP32, Precision.INT8):
         raise UnsupportedError(f"tflite {req.precision} from a PyTorch module needs a Keras model; "
                                "litert-torch export here does fp32 and int8")
+    if req.precision.integer:
+        CALIBRATION.resolve(req.quant)
     if req.precision == Precision.INT8 and opts.io_dtype != "float32":
         req.progress("tflite int8 (litert-torch): I/O stays float32 (PT2E quantizes inside the graph)")
     import litert_torch

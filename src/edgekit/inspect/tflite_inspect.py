@@ -11,9 +11,13 @@ What counts:
   granularity (per-channel = more than one scale).
 - float ops: any op other than QUANTIZE / DEQUANTIZE with a float input or output that
   is not a constant: these run in float even in an "int8" file (converter fallback).
+- layers kept float on purpose (``--exclude`` at export, recorded in the sidecar): when every
+  float op is one the sidecar names, the verdict is "int8 with float layers" and lists them;
+  any other float op makes it "mixed". The file's ops decide; the sidecar only names the intent.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -28,8 +32,13 @@ BOUNDARY_OPS = ("QUANTIZE", "DEQUANTIZE")
 FLOAT_TYPES = ("FLOAT32", "FLOAT16", "FLOAT64", "BFLOAT16")
 
 
-def inspect_tflite(source: Union[str, Path, bytes], label: Optional[str] = None) -> dict:
-    """Everything `edgekit inspect` reports about a .tflite file, as a JSON-able dict."""
+def inspect_tflite(source: Union[str, Path, bytes], label: Optional[str] = None,
+                   kept_float: Optional[dict] = None) -> dict:
+    """Everything `edgekit inspect` reports about a .tflite file, as a JSON-able dict.
+
+    ``kept_float``: {name asked: [{"op", "layer", "node"}]}, the ops the export kept float on
+    purpose (quantize/tflite_int8.py); for a file on disk, read from its sidecar when there is one.
+    """
     if isinstance(source, (bytes, bytearray)):
         data, label = bytes(source), label or "<bytes>"
     else:
@@ -37,16 +46,37 @@ def inspect_tflite(source: Union[str, Path, bytes], label: Optional[str] = None)
         if not path.is_file():
             raise ConfigError(f"File '{path}' does not exist")
         data, label = path.read_bytes(), label or str(path)
+        if kept_float is None:
+            kept_float = _recorded_kept_float(path)
     model = load_model(data, label)
     try:
-        return _inspect(model, data, label)
+        return _inspect(model, data, label, kept_float or {})
     except ConfigError:
         raise
     except Exception as exc:  # offsets pointing outside the file, etc.
         raise ConfigError(f"'{label}' is a corrupt TFLite flatbuffer ({type(exc).__name__}: {exc})") from None
 
 
-def _inspect(model, data: bytes, label: str) -> dict:
+def _recorded_kept_float(path: Path) -> dict:
+    """The ops the sidecar beside ``path`` says were kept float (quantization.kept_float)."""
+    sidecar = path.with_name(path.name + ".edgekit.json")
+    try:
+        kept = json.loads(sidecar.read_text(encoding="utf-8"))["meta"]["quantization"]["kept_float"]
+        return {str(k): [{"layer": str(op["layer"]), "node": str(op["node"])} for op in v] for k, v in kept.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def source_layer(output: str, weight: str = "") -> str:
+    """The source layer of an op, as `edgekit explain` names it: from its output tensor's name, or
+    its weights' for an output without a scope (the graph output "Identity"); a PAD counts as
+    the layer it pads for."""
+    from .tflite_layers import module_of
+
+    return module_of(output if "/" in output or not weight else weight).removesuffix("_pad")
+
+
+def _inspect(model, data: bytes, label: str, kept_float: dict) -> dict:
     type_names = enum_names(schema().TensorType)
     codes = operator_names(model)
 
@@ -100,7 +130,9 @@ def _inspect(model, data: bytes, label: str) -> dict:
             live = [i for i in ins if not const[i] and i not in dequantized_from] + outs
             if any(ttype[i] in FLOAT_TYPES for i in live):
                 out = _name(tensors[outs[0]]) if outs else ""
-                float_ops.append({"op": name, "subgraph": s, "index": o, "output": out, "layer": layer_of(out)})
+                module = source_layer(out, _name(tensors[ins[1]]) if len(ins) > 1 else "")
+                float_ops.append({"op": name, "subgraph": s, "index": o, "output": out, "layer": layer_of(out),
+                                  "module": module})
     sg0 = model.Subgraphs(0)
     report = {
         "file": label,
@@ -120,6 +152,12 @@ def _inspect(model, data: bytes, label: str) -> dict:
         "weight_granularity": dict(granularity),
         "metadata": _metadata(model, data),
     }
+    # the converter may rename an op's output (the graph output's op becomes "Identity1"), so by layer too
+    by_name = {op[key]: name for name, ops in kept_float.items() for op in ops for key in ("layer", "node")}
+    for f in float_ops:
+        asked = by_name.get(f["module"]) or by_name.get(f["output"])
+        if f["subgraph"] == 0 and asked:
+            f["kept_float"] = asked  # a layer the export was asked to keep float
     report["verdict"] = verdict(report)
     return report
 
@@ -197,12 +235,19 @@ def verdict(r: dict) -> dict:
     else:
         kind = "mixed"
     float_compute = [c for c in compute if c["input"] in FLOAT_TYPES]
+    kept = list(dict.fromkeys(f["kept_float"] for f in r["float_ops"] if f.get("kept_float")))
+    if kind == "mixed" and int_in and kept and all(f.get("kept_float") for f in r["float_ops"]) and \
+            len(int_in) + len(float_compute) == n and len(int_w) == len(int_in) and not r["custom_ops"]:
+        kind = "int8 with float layers"  # exactly the layers the export kept float, the rest int8
     lines = [f"{len(int_in)}/{n} compute ops take int8 inputs, {len(int_w)}/{n} int8 weights"]
     if r["custom_ops"]:
         lines.append(f"custom ops not checked: {', '.join(sorted(r['custom_ops']))}")
-    if r["float_ops"] and (int_in or int16_in or int_w):
+    if kind == "int8 with float layers":
+        lines.append(f"int8 with {len(kept)} layers kept float as asked at export "
+                     f"({len(r['float_ops'])} float ops): {', '.join(kept)}")
+    elif r["float_ops"] and (int_in or int16_in or int_w):
         listed = ", ".join(sorted({f"{f['op']} ({f['layer']})" for f in r["float_ops"]})[:6])
         lines.append(f"{len(r['float_ops'])} ops run in float: {listed}")
     return {"precision": kind, "fully_int8": fully_int8, "io_dtypes": io,
             "float_compute_ops": len(float_compute), "float_ops": len(r["float_ops"]),
-            "summary": "; ".join(lines)}
+            "kept_float_layers": kept, "summary": "; ".join(lines)}

@@ -9,8 +9,9 @@ from ..formats.tflite import operator_names, schema
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
-def compute_ops(model_bytes: bytes) -> list[tuple[str, int, int, int]]:
-    """(op name, activation input, weight, bias or -1) of every conv / dense op of subgraph 0."""
+def compute_ops(model_bytes: bytes, skip=frozenset()) -> list[tuple[str, int, int, int]]:
+    """(op name, activation input, weight, bias or -1) of every conv / dense op of subgraph 0
+    whose index is not in ``skip``."""
     model = schema().Model.GetRootAsModel(model_bytes, 0)
     codes = operator_names(model)
     sg = model.Subgraphs(0)
@@ -18,7 +19,7 @@ def compute_ops(model_bytes: bytes) -> list[tuple[str, int, int, int]]:
     for o in range(sg.OperatorsLength()):
         op = sg.Operators(o)
         name = codes[op.OpcodeIndex()]
-        if name in _WEIGHTED and op.InputsLength() >= 2:
+        if name in _WEIGHTED and op.InputsLength() >= 2 and o not in skip:
             ins = op.InputsAsNumpy().tolist()
             out.append((name, ins[0], ins[1], ins[2] if len(ins) > 2 else -1))
     return out

@@ -3,7 +3,8 @@
 Full-integer int8 is 1. TF's calibrator recording each tensor's min/max
 (``_experimental_calibrate_only``), 2. edgekit's own ranges and bias correction
 (``tflite_ranges``, ``tflite_bias``), 3. TF's MLIR quantizer turning the ranges into the
-int8 model. 16x8 uses TF's converter as is. Why, and what each step gained on MobileNetV2:
+int8 model, keeping the layers named in QuantConfig.exclude float (``tflite_exclude``).
+16x8 uses TF's converter as is (whole-model: no per-layer 16x8). Why, and what each step gained on MobileNetV2:
 docs/decisions.md, "TFLite int8".
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ..types import CalibrationMethod
 from .config import Calibration, QuantConfig
+from .tflite_exclude import denylist, layer_ops
 from .tflite_ranges import OUTPUT_HEADROOM, activation_ranges, set_ranges
 
 # I/O of int8 files: "int8" (TF's full-integer convention, most portable across delegates),
@@ -21,8 +23,7 @@ IO_DTYPES = ("int8", "uint8", "float32")
 CALIBRATION = Calibration(
     "tflite", {CalibrationMethod.MINMAX: "minmax (per-image min/max averaged over the calibration images)",
                CalibrationMethod.PERCENTILE: "percentile {percentile} (of all calibration values, per tensor)"},
-    best=CalibrationMethod.MINMAX, exclusions=False,
-    no_exclusions_hint="or use --float-fallback to keep ops without int8 kernels in float")
+    best=CalibrationMethod.MINMAX)  # exclusions: the Keras-twin route's (tflite_exclude); litert-torch refuses
 
 
 def representative_dataset(images, samples: int):
@@ -83,13 +84,21 @@ def quantize(make_converter, precision: str, calibration, cfg: QuantConfig, io_d
     converter.inference_output_type = tf_io
     converter._experimental_calibrate_only = True  # noqa: SLF001 (step 1)
     calibrated = run(converter)
+    kept = denylist(layer_ops(calibrated), cfg.exclude) if cfg.exclude else {}
+    float_ops = {op.index for ops in kept.values() for op in ops}
     ranges, means = activation_ranges(calibrated, calibration.arrays[:n], cfg)  # step 2
-    calibrated, corrected = set_ranges(calibrated, ranges, OUTPUT_HEADROOM,
-                                       means if bias_correction else None, cfg.per_channel)
+    calibrated, corrected = set_ranges(calibrated, ranges, OUTPUT_HEADROOM, means if bias_correction else None,
+                                       cfg.per_channel, skip_ops=float_ops)  # float weights: no rounding to correct
     from tensorflow.lite.python.convert import mlir_quantize
 
+    nodes = sorted({op.node for ops in kept.values() for op in ops})
     data = run(_Callable(lambda: mlir_quantize(  # step 3
-        calibrated, not cfg.per_channel, input_data_type=tf_io, output_data_type=tf_io)))
+        calibrated, not cfg.per_channel, input_data_type=tf_io, output_data_type=tf_io,
+        denylisted_nodes=nodes or None)))
+    if kept:
+        summary.update(excluded_layers=list(cfg.exclude),  # as asked; and the ops each one kept float
+                       kept_float={name: [{"op": op.op, "layer": op.layer, "node": op.node} for op in ops]
+                                   for name, ops in kept.items()})
     summary.update(method=CALIBRATION.methods[cfg.method].format(percentile=cfg.percentile),
                    activations="int8 (asymmetric, per-tensor)",
                    weights="int8 (symmetric, per-channel)" if cfg.per_channel else "int8 (symmetric, per-tensor)",

@@ -71,9 +71,10 @@ def activation_ranges(calibrated: bytes, arrays: np.ndarray, cfg) -> tuple[dict,
 
 
 def set_ranges(calibrated: bytes, ranges: dict, output_headroom: float, means: Optional[dict] = None,
-               per_channel: bool = True) -> tuple[bytes, int]:
+               per_channel: bool = True, skip_ops=frozenset()) -> tuple[bytes, int]:
     """Write ``ranges`` into the calibrated model's min/max, widen the model output's max, and
-    (with ``means``) correct the biases for int8 weight rounding. Returns (bytes, biases corrected)."""
+    (with ``means``) correct the biases for int8 weight rounding, except of the ops (indices)
+    in ``skip_ops``, kept float. Returns (bytes, biases corrected)."""
     model = unpack(calibrated)
     sg = model.subgraphs[0]
     outputs = set(int(o) for o in sg.outputs)
@@ -85,7 +86,8 @@ def set_ranges(calibrated: bytes, ranges: dict, output_headroom: float, means: O
             q.max = [float(m) * output_headroom if m > 0 else float(m) for m in q.max]
         elif i in ranges:
             q.min, q.max = [ranges[i][0]], [ranges[i][1]]
-    corrected = apply_bias_corrections(model, compute_ops(calibrated), means, per_channel) if means else 0
+    ops = compute_ops(calibrated, skip_ops)
+    corrected = apply_bias_corrections(model, ops, means, per_channel) if means else 0
     return pack(model, len(calibrated)), corrected
 
 
