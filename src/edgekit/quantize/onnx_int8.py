@@ -74,7 +74,9 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
         # min/max pass needs one image only (it still runs: quantize_static requires it)
         extra["TensorQuantOverrides"] = mse_overrides(fp32_path, arrays)
         reader_arrays = arrays[:1]
-    exclude = list(cfg.exclude)
+    from .exclusions import onnx_nodes_to_exclude
+
+    exclude = onnx_nodes_to_exclude(model, cfg.exclude)  # source layer names -> this graph's nodes
     with _quiet():
         q.quantize_static(
             str(fp32_path), str(out_path), _Reader(input_name, reader_arrays),
@@ -89,4 +91,5 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     return {"engine": "onnxruntime.quantization.quantize_static", "format": "QDQ",
             "activations": "uint8 (asymmetric)", "weights": "int8 (symmetric)",
             "per_channel": cfg.per_channel, "method": cfg.method, "samples": int(len(arrays)),
-            "activation_ranges": CALIBRATION.methods[cfg.method], "excluded_nodes": exclude}
+            "activation_ranges": CALIBRATION.methods[cfg.method], "excluded_layers": list(cfg.exclude),
+            "excluded_nodes": exclude}

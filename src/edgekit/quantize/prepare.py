@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+UNROUNDED = "_edgekit_unrounded_weights"  # module name -> equalized weight before GPTQ rounding
+
 
 def prepare_for_int8(module, calibration: np.ndarray, input_shape, progress=None) -> tuple[object, dict]:
     """(prepared copy of ``module``, summary for the sidecar). ``calibration``: (N, C, H, W)
@@ -39,8 +41,28 @@ def prepare_for_int8(module, calibration: np.ndarray, input_shape, progress=None
         from .weight_rounding import gptq_round_weights
 
         say("int8 prep: GPTQ weight rounding")
+        unrounded = {n: m.weight.detach().clone() for n, m in prepared.named_modules()
+                     if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
         summary["weight_rounding"] = gptq_round_weights(prepared, calibration)
+        prepared.__dict__[UNROUNDED] = unrounded  # a plain attribute: neither state nor parameter
     finally:
         torch.set_num_threads(threads)
     summary["seconds"] = {"equalization": round(t1 - t0, 2), "weight_rounding": round(time.perf_counter() - t1, 2)}
     return prepared, summary
+
+
+def with_float_layers(prepared, names) -> object:
+    """A copy of ``prepared`` whose layers ``names`` (module paths) have their equalized weights back,
+    unrounded: GPTQ puts every weight on the int8 grid, so a layer kept in float by a quantizer's
+    exclusion list would otherwise compute with int8-grid weights. GPTQ rounds each layer alone
+    (from float-input statistics), so the other layers need nothing redone."""
+    import torch
+
+    unrounded = prepared.__dict__.get(UNROUNDED) or {}
+    copy_ = copy.deepcopy(prepared)
+    modules = dict(copy_.named_modules())
+    with torch.no_grad():
+        for name in names:
+            if name in unrounded and name in modules:
+                modules[name].weight.data = unrounded[name].clone()
+    return copy_
