@@ -16,6 +16,8 @@ MODEL = ["mobilenet_v2", "--format", "onnx"]
 NUMERIC_FLAGS = [
     (["export", *MODEL], "--input-size"), (["export", *MODEL], "--resize"), (["export", *MODEL], "--num-classes"),
     (["export", *MODEL], "--calib-samples"), (["summary", "mobilenet_v2"], "--input-size"),
+    (["export", *MODEL, "--int8"], "--target-agreement"), (["export", *MODEL, "--int8"], "--max-slowdown"),
+    (["run", *MODEL, "--int8"], "--target-agreement"), (["run", *MODEL, "--int8"], "--max-slowdown"),
     (["run", *MODEL], "--resize"), (["run", *MODEL], "--threads"), (["run", *MODEL], "--min-seconds"),
     (["bench", "m.onnx"], "--threads"), (["bench", "m.onnx"], "--min-runs"), (["bench", "m.onnx"], "--min-seconds"),
     (["bench", "m.onnx"], "--max-seconds"), (["bench", "m.onnx"], "--warmup"),
@@ -28,7 +30,7 @@ NUMERIC_FLAGS = [
     *[(["sweep", "--models", "mobilenet_v2", "--dry-run"], f) for f in ("--threads", "--input-size", "--min-runs",
                                                                         "--processes", "--num-cpus")],
 ]
-LOW_OPEN = ("--max-seconds", "--lr", "--val-fraction")  # "> 0": 0 itself is refused
+LOW_OPEN = ("--max-seconds", "--lr", "--val-fraction", "--target-agreement")  # "> 0": 0 itself is refused
 TRIPLES = [(["export", *MODEL], "--mean"), (["export", *MODEL], "--std"), (["summary", "mobilenet_v2"], "--std")]
 
 

@@ -44,6 +44,31 @@ def _calib_method_help() -> str:
             f"{', '.join(everywhere)}" + (f"; {only}." if only else "."))
 
 
+def target_options(f):
+    """--target-agreement / --max-slowdown, shared by export and run."""
+    f = click.option("--max-slowdown", type=params.SLOWDOWN, default=None,
+                     help="With --target-agreement: the latency budget, p50 at 1 thread on this host as a ratio "
+                          "to the pure-int8 file's, measured in the same run. Default 1.25.")(f)
+    return click.option("--target-agreement", type=params.AGREEMENT, default=None,
+                        help="With --int8: keep the most sensitive layers in float until top-1 agreement with the "
+                             "float model on the evaluation images reaches this (0.97 or 97%); fails, writing "
+                             "nothing, if the latency budget is reached first (docs/target_agreement.md).")(f)
+
+
+def target_of(target_agreement, max_slowdown, int8):
+    """The flags as a TargetOptions (None without --target-agreement), checked before any work."""
+    from ..errors import ConfigError
+    from ..pipeline.target import TargetOptions
+
+    if target_agreement is None:
+        if max_slowdown is not None:
+            raise ConfigError("--max-slowdown is the latency budget of --target-agreement; add --target-agreement")
+        return None
+    if not int8:
+        raise ConfigError("--target-agreement applies to int8 files; add --int8")
+    return TargetOptions(target_agreement, 1.25 if max_slowdown is None else max_slowdown)
+
+
 @click.command("export")
 @click.argument("model")
 @model_options
@@ -65,23 +90,26 @@ def _calib_method_help() -> str:
 @click.option("--input-layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
               help="Input layout of .onnx and OpenVINO files: auto keeps the model's own (NCHW for PyTorch, "
                    "NHWC for Keras); nchw / nhwc convert. The sidecar says which.")
+@target_options
 @db_options
 @json_option
 @handle_errors
 def command(model, formats, int8, calib, data, calib_method, calib_samples, out_dir, framework, io_dtype, fp16,
-            int16x8, float_fallback, input_layout, db_path, no_record, as_json, **model_kw):
+            int16x8, float_fallback, input_layout, target_agreement, max_slowdown, db_path, no_record, as_json,
+            **model_kw):
     """Export MODEL (a zoo name, a TorchScript/.pt2 file, or package.module:factory)."""
     from ..pipeline import DataOptions, export
     from ..quantize import QuantConfig
 
     quant = QuantConfig(method=calib_method, samples=calib_samples)  # validate flags first
+    target = target_of(target_agreement, max_slowdown, int8)
     db = open_db(db_path, no_record)  # an unusable database fails before the slow work
     options = (_tflite_flags(formats, io_dtype, fp16, int16x8, float_fallback),
                *_layout_options(formats, input_layout), *_ncnn_flags(formats, fp16))
     loaded = _resolve(model, framework, model_kw)
     result = export(loaded, out_dir, list(formats) or None, int8=int8,
                     data=DataOptions(calib=calib, eval=data), quant=quant, progress=progress,
-                    options=options)
+                    options=options, target=target)
     if db:
         db.record_export(result.artifacts, command=command_line())
     emit(result.to_dict(), as_json, _human)
@@ -171,4 +199,30 @@ def _human(doc: dict) -> str:
     head = f"BatchNorm folded: {doc['fold_bn'].get('folded')} layers"
     cols = [("file", "file"), ("precision", "precision"), ("size_mb", "MB"), ("top1_agree", "top-1 agree"),
             ("top5_agree", "top-5 agree"), ("cosine", "cosine"), ("sqnr_db", "SQNR dB"), ("n", "images")]
-    return head + "\n" + table(rows, cols) + "\n(agreement with the float model on held-out real images)"
+    return (head + "\n" + table(rows, cols) + "\n(agreement with the float model on held-out real images)"
+            + "".join("\n" + line for a in doc["artifacts"] for line in target_lines(a)))
+
+
+def target_lines(a: dict) -> list[str]:
+    """The precision_target block of one artifact (as export/run --json carry it), for people."""
+    b = a["meta"].get("precision_target")
+    if not b:
+        return []
+    name, before, after = Path(a["path"]).name, b["before"], b["after"]
+
+    def pct(acc):
+        n = acc.get("samples") or 0
+        ci = acc.get("top1_agreement_ci95")
+        sure = f", 95% CI {100 * ci[0]:.0f}-{100 * ci[1]:.0f}%" if ci else ""
+        return (f"{100 * acc['top1_agreement']:.1f}% ({round(acc['top1_agreement'] * n)}/{n}{sure}; "
+                f"cosine {acc['cosine_mean']:.4f}, SQNR {acc['sqnr_db']:.1f} dB)")
+
+    lines = [f"{name}: target {100 * b['target']:g}% top-1 agreement {'met' if b['met'] else 'NOT met'}; "
+             f"pure int8 {pct(before)}"]
+    if b["layers"]:
+        lat = b["latency"]
+        lines.append(f"  kept in float ({len(b['layers'])}): " + ", ".join(
+            f"{l['layer']} (+{l['sqnr_gain_db']:.2f} dB)" for l in b["layers"]))
+        lines.append(f"  now {pct(after)}; p50 at 1 thread {lat['p50_ms']:.2f} ms vs {lat['pure_int8_p50_ms']:.2f} ms "
+                     f"pure int8 = {lat['ratio']:.2f}x (budget {b['max_slowdown']:g}x)")
+    return lines

@@ -64,6 +64,10 @@ def _human(r: dict) -> str:
     dts = ", ".join(f"{k} x{n}" for k, n in r["tensor_dtypes"].items())
     if dts:
         lines.append(f"tensor dtypes: {dts}")
+    if r.get("precision_target"):
+        from .export_cmd import target_lines
+
+        lines += ["", "precision target (sidecar):"] + target_lines({"path": r["file"], "meta": r})
     return "\n".join(lines)
 
 

@@ -92,6 +92,20 @@ class Fraction(click.ParamType):
         return x / 100 if text.endswith("%") else x
 
 
+class Share(click.ParamType):
+    """A share > 0 and <= 1, as a fraction or a percentage: ``0.97`` or ``97%``."""
+
+    name = "fraction"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip()
+        x = Number(float, 0, 100 if text.endswith("%") else 1, low_open=True).check(text.removesuffix("%"))
+        if x is None:
+            self.fail(f"takes a fraction > 0 and <= 1 or a percentage > 0 and <= 100% (e.g. 0.97 or 97%); "
+                      f"got '{value}'", param, ctx)
+        return x / 100 if text.endswith("%") else x
+
+
 class InputPath(click.ParamType):
     """A path edgekit reads: it must exist and be a regular file (or, with ``folder``, a folder).
     A FIFO or a device would block or never end (/dev/zero), so it is refused by name."""
@@ -150,4 +164,6 @@ EPOCHS = Number(int, 1, 100_000, "epochs")
 LEARNING_RATE = Number(float, 0, 1, low_open=True)
 BATCH = Number(int, 2, 65_536, "images")
 SHARE = Number(float, 0, 1, low_open=True)
+AGREEMENT = Share()
+SLOWDOWN = Number(float, 1, 1000, "times the pure-int8 p50 at 1 thread")
 SEED = Number(int, 0, 2 ** 32 - 1)

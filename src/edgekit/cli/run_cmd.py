@@ -10,7 +10,7 @@ from . import params
 from .bench_cmd import bench_config, bench_options
 from .bench_cmd import human as bench_table
 from .common import emit, handle_errors, json_option, progress
-from .export_cmd import FORMAT_HELP
+from .export_cmd import FORMAT_HELP, target_lines, target_of, target_options
 from .model_options import model_options, resolve_model
 from .results_options import command_line, db_options, open_db
 
@@ -26,20 +26,24 @@ from .results_options import command_line, db_options, open_db
               help="Exported files; the report goes to OUT/report.")
 @bench_options
 @click.option("--no-reference", is_flag=True, help="Do not time the float PyTorch model.")
+@target_options
 @db_options(label="Name this run in the results database.")
 @json_option
 @handle_errors
 def command(model, int8, formats, calib, data, out_dir, threads, profile, min_runs, min_seconds, max_seconds,
-            warmup_runs, warmup_seconds, processes, no_reference, label, db_path, no_record, as_json, **model_kw):
+            warmup_runs, warmup_seconds, processes, no_reference, target_agreement, max_slowdown, label, db_path,
+            no_record, as_json, **model_kw):
     """The whole flow for MODEL (a zoo name, or a user's model as `edgekit export` takes)."""
     from ..pipeline import DataOptions, run
 
     cfg = bench_config(threads, profile, min_runs, min_seconds, max_seconds, warmup_runs, warmup_seconds,
                        processes)  # flags first
+    target = target_of(target_agreement, max_slowdown, int8)
     db = open_db(db_path, no_record)
     loaded = resolve_model(model, **model_kw)
     result = run(loaded, out_dir, cfg, list(formats) or None, int8=int8, data=DataOptions(calib=calib, eval=data),
-                 reference=not no_reference, db=db, label=label, command=command_line(), progress=progress)
+                 reference=not no_reference, db=db, label=label, command=command_line(), progress=progress,
+                 target=target)
     emit(result, as_json, _human)
 
 
@@ -55,6 +59,7 @@ def _human(result) -> str:
             lines.append(f"{Path(a['path']).name}: top-1 agreement with float {100 * acc['top1_agreement']:.1f}% "
                          f"({round(acc['top1_agreement'] * n)}/{n} held-out images{sure}; "
                          f"cosine {acc['cosine_mean']:.4f})")
+        lines += target_lines(a)
     lines.append(f"report: {doc['report']['html']} (and {doc['report']['md']})")
     if doc["run_id"]:
         lines.append(f"recorded as run {doc['run_id']} in {doc['db']}")

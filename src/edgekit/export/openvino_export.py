@@ -54,9 +54,13 @@ class OpenVINOExporter(Exporter):
                 raise UnsupportedError(f"OpenVINO cannot convert this model: {one_line(exc, 300)}") from None
             if req.precision == Precision.INT8:
                 req.progress(f"openvino int8: NNCF calibration on {min(len(req.calibration), req.quant.samples)} images")
+                import onnx
+
                 calib = in_layout(req.calibration, nhwc)
+                named_by = onnx.load(str(onnx_path)) if req.quant.exclude else None
                 model, meta["quantization"] = openvino_int8.quantize_openvino(
-                    model, calib, req.quant, input_range=exact_input_range(loaded, calib, req.quant))
+                    model, calib, req.quant, input_range=exact_input_range(loaded, calib, req.quant),
+                    onnx_model=named_by)
                 meta["calibration"] = req.calibration.summary()
             save_ir(ov, model, final, Path(td))
         return Artifact.written(final, self.format, req.precision, loaded, meta)

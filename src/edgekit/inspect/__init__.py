@@ -28,7 +28,25 @@ def inspect_file(path) -> dict:
         fmt = None
     if fmt not in INSPECTORS:
         raise ConfigError(f"Cannot inspect '{path.name}': expected a {expected} file")
-    return INSPECTORS[fmt](path)
+    report = INSPECTORS[fmt](path)
+    target = _precision_target(path)
+    if target is not None:
+        report["precision_target"] = target
+    return report
+
+
+def _precision_target(path: Path):
+    """The sidecar's precision_target block (--target-agreement), if edgekit wrote one beside the file."""
+    import json
+
+    from ..export.artifact import sidecar_path
+
+    try:
+        meta = json.loads(sidecar_path(path).read_text(encoding="utf-8")).get("meta") or {}
+    except (OSError, ValueError, AttributeError):
+        return None  # no sidecar, or one inspect does not rely on (validate/explain check it)
+    block = meta.get("precision_target") if isinstance(meta, dict) else None
+    return block if isinstance(block, dict) else None
 
 
 __all__ = ["INSPECTORS", "inspect_file"]

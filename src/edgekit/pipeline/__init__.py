@@ -44,10 +44,12 @@ def _require_tools(exporter) -> None:
 
 def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8: bool = False,
            data: DataOptions = DataOptions(), quant=None, progress: Callable[[str], None] = _silent,
-           options: Sequence = ()) -> ExportResult:
+           options: Sequence = (), target=None) -> ExportResult:
     """Fold BN, export each format and precision, validate each file against the float model on
     held-out images. ``options``: exporters' options objects, e.g. (TfliteOptions(fp16=True),).
-    Files are staged inside ``out_dir`` and moved in only when every one of them passed."""
+    ``target``: a target.TargetOptions; int8 files then keep their most sensitive layers in float
+    until they meet it (pipeline/target.py). Files are staged inside ``out_dir`` and moved in only
+    when every one of them passed."""
     from ..export import EXPORTERS, ExportRequest
     from ..quantize import QuantConfig
     from ..runtime_bench.validate import validate_outputs
@@ -66,6 +68,10 @@ def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8:
         _require_tools(e)
         for p in precisions_of[e.format]:
             e.check(loaded.framework, p, quant, options_of.get(e.format))
+    if target is not None:
+        from .target import check as check_target
+
+        check_target(target, int8, exporters, precisions_of)
     need_calibration = any(p.integer for ps in precisions_of.values() for p in ps)
     require_finite_model(loaded, "The weights")  # before any file is written or slow work starts
     out_dir = ensure_writable_dir(Path(out_dir))
@@ -77,19 +83,31 @@ def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8:
     reference = reference_outputs(folded, evalset, calib, need_calibration, quant.samples)
     int8_module, int8_prep = prepare_int8(folded, exporters, precisions_of, calib, quant, progress)
 
+    def build(exporter, precision, where: Path, q):
+        module = int8_module
+        if q.exclude and module is not None:  # the layers kept in float get their unrounded weights back
+            from ..quantize.prepare import with_float_layers
+
+            module = with_float_layers(module, q.exclude)
+        art = exporter.export(ExportRequest(
+            folded, where, precision, calibration=calib, quant=q, progress=progress,
+            fold_report=result.fold, options=options_of.get(exporter.format),
+            int8_module=module, int8_preparation=int8_prep))
+        progress(f"validate: {art.path.name} on {len(evalset)} held-out images")
+        art.meta["accuracy"] = validate_outputs(reference, art.path, evalset)
+        art.save_sidecar()
+        return art
+
     with staging_dir(out_dir) as stage:
         staged = []
         for exporter in exporters:
             for precision in precisions_of[exporter.format]:
-                art = exporter.export(ExportRequest(
-                    folded, stage, precision, calibration=calib, quant=quant, progress=progress,
-                    fold_report=result.fold, options=options_of.get(exporter.format),
-                    int8_module=int8_module, int8_preparation=int8_prep))
-                progress(f"validate: {art.path.name} on {len(evalset)} held-out images")
-                art.meta["accuracy"] = validate_outputs(reference, art.path, evalset)
-                art.save_sidecar()
-                staged.append(art)
-        for art in staged:
+                staged.append((exporter, precision, build(exporter, precision, stage, quant)))
+        if target is not None:
+            from .target import reach_all
+
+            reach_all(target, staged, build, stage, folded, calib, quant, progress)
+        for _, _, art in staged:
             art.path = move_into(art.files(), out_dir)[-2]  # [..., file, sidecar]
             result.artifacts.append(art)
     return result
@@ -121,7 +139,7 @@ def validate(artifact: Path, data: Optional[Path] = None, weights: Optional[Path
 def run(loaded, out_dir: Path, bench_config, formats: Optional[Sequence[str]] = None, int8: bool = False,
         data: DataOptions = DataOptions(), quant=None, reference: bool = True, db=None,
         label: Optional[str] = None, command: Optional[str] = None,
-        progress: Callable[[str], None] = _silent) -> RunResult:
+        progress: Callable[[str], None] = _silent, target=None) -> RunResult:
     """The whole flow: export and validate every file, bench each (and the float PyTorch zoo model
     unless ``reference`` is False), record everything in ``db`` (a ResultsDB, or None), and write
     the report to OUT/report."""
@@ -130,7 +148,7 @@ def run(loaded, out_dir: Path, bench_config, formats: Optional[Sequence[str]] = 
     from ..runtime_bench.result import bench_environment
 
     start = time.monotonic()
-    result = export(loaded, out_dir, formats, int8=int8, data=data, quant=quant, progress=progress)
+    result = export(loaded, out_dir, formats, int8=int8, data=data, quant=quant, progress=progress, target=target)
     progress(f"run: {len(result.artifacts)} files exported and validated in {time.monotonic() - start:.0f} s")
     run_id = db.record_export(result.artifacts, kind="run", label=label, command=command) if db else None
     timing = bench([a.path for a in result.artifacts], bench_config, progress,

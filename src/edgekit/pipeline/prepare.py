@@ -41,8 +41,9 @@ def _require_finite_outputs(outputs, images, which: str) -> None:
 
 
 def prepare_int8(loaded, exporters, precisions_of, calib, quant, progress):
-    """Equalize + GPTQ-round the folded torch model once, for every exporter that declares
-    ``int8_preparation`` (ONNX, TFLite; not OpenVINO: docs/decisions.md); (None, None) when none needs it."""
+    """Equalize, GPTQ-round and bias-correct the folded torch model once, for every exporter that
+    declares ``int8_preparation`` (ONNX, TFLite, OpenVINO, ExecuTorch: docs/int8_accuracy.md,
+    section 5); (None, None) when none needs it."""
     wants = [e for e in exporters if e.int8_preparation and any(p.integer for p in precisions_of[e.format])]
     if loaded.framework != "torch" or not wants or calib is None or len(calib) == 0:
         return None, None

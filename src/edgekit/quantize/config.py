@@ -15,7 +15,7 @@ class QuantConfig:
     per_channel: bool = True  # per-output-channel weight scales (per-tensor otherwise)
     samples: int = 100  # calibration images used at most
     percentile: float = 99.999  # for method="percentile"
-    exclude: tuple[str, ...] = ()  # node/layer names kept in float
+    exclude: tuple[str, ...] = ()  # source layer names (torch module paths, as `edgekit explain` names them) kept in float
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", CalibrationMethod.parse(self.method, "calibration method"))

@@ -89,7 +89,9 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
         overrides[input_name] = [{"rmin": np.float32(input_range[0]), "rmax": np.float32(input_range[1])}]
     if overrides:
         extra["TensorQuantOverrides"] = overrides
-    exclude = list(cfg.exclude)
+    from .exclusions import onnx_nodes_to_exclude
+
+    exclude = onnx_nodes_to_exclude(model, cfg.exclude)  # source layer names -> this graph's nodes
     with _quiet():
         q.quantize_static(
             str(fp32_path), str(out_path), _Reader(input_name, reader_arrays),
@@ -104,8 +106,8 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     return {"engine": "onnxruntime.quantization.quantize_static", "format": "QDQ",
             "activations": "uint8 (asymmetric)", "weights": "int8 (symmetric)",
             "per_channel": cfg.per_channel, "method": cfg.method, "samples": int(len(arrays)),
-            "activation_ranges": CALIBRATION.methods[cfg.method], "excluded_nodes": exclude,
-            "input_range": _input_note(input_range)}
+            "activation_ranges": CALIBRATION.methods[cfg.method], "excluded_layers": list(cfg.exclude),
+            "excluded_nodes": exclude, "input_range": _input_note(input_range)}
 
 
 def _input_note(input_range) -> str:

@@ -16,9 +16,12 @@ CALIBRATION = Calibration("OpenVINO (NNCF)", {M.MINMAX: "mean of per-image min/m
                                               M.PERCENTILE: "mean of per-image quantiles"}, best=M.MINMAX)
 
 
-def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[float, float] | None = None):
+def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[float, float] | None = None,
+                      onnx_model=None):
     """Return (int8 ov.Model, summary for the sidecar). ``input_range``: the model input's exact
-    range (``input_range.pixel_range``), set on the input's FakeQuantize instead of NNCF's."""
+    range (``input_range.pixel_range``), set on the input's FakeQuantize instead of NNCF's.
+    ``onnx_model``: the ONNX graph ``model`` was converted from, which names the source layers
+    of ``cfg.exclude`` (needed only with them)."""
     cfg = CALIBRATION.resolve(cfg)
     nncf = require("nncf", extra="openvino")
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, QuantizationParameters
@@ -31,7 +34,12 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
         activations_range_estimator_params=(RangeEstimatorParametersSet.MEAN_QUANTILE
                                             if cfg.method == "percentile" else None),
     )
-    ignored = nncf.IgnoredScope(names=list(cfg.exclude), validate=True) if cfg.exclude else None
+    ignored_nodes = []
+    if cfg.exclude:
+        from .exclusions import onnx_layer_nodes, openvino_nodes_to_ignore
+
+        ignored_nodes = openvino_nodes_to_ignore(model, onnx_layer_nodes(onnx_model), cfg.exclude)
+    ignored = nncf.IgnoredScope(names=ignored_nodes, validate=True) if ignored_nodes else None
     kw = {"ignored_scope": ignored} if ignored else {}
     with contextlib.redirect_stdout(sys.stderr):  # NNCF draws its progress bars on stdout
         quantized = nncf.quantize(
@@ -43,7 +51,7 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
         "engine": "nncf.quantize", "preset": "performance (symmetric int8 weights and activations)",
         "activation_ranges": CALIBRATION.methods[cfg.method],
         "bias_correction": "full", "per_channel": cfg.per_channel, "method": cfg.method,
-        "samples": int(len(arrays)), "excluded_nodes": list(cfg.exclude),
+        "samples": int(len(arrays)), "excluded_layers": list(cfg.exclude), "excluded_nodes": ignored_nodes,
         "input_range": (f"exact: [{input_range[0]:.4f}, {input_range[1]:.4f}] (pixels 0-255 through the preprocessing)"
                         if exact else "calibrated (NNCF)")}
 

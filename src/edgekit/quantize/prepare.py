@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+UNROUNDED = "_edgekit_unrounded_weights"  # module name -> (weight, bias) equalized, before GPTQ and bias correction
+
 
 def prepare_for_int8(module, calibration: np.ndarray, input_shape, progress=None) -> tuple[object, dict]:
     """(prepared copy of ``module``, summary for the sidecar). ``calibration``: (N, C, H, W)
@@ -46,8 +48,33 @@ def prepare_for_int8(module, calibration: np.ndarray, input_shape, progress=None
         t2 = time.perf_counter()
         say("int8 prep: bias correction of the rounding error")
         summary["bias_correction"] = {"layers": correct_weight_bias(unrounded, prepared, calibration)}
+        # a plain attribute, neither state nor parameter: what with_float_layers puts back
+        prepared.__dict__[UNROUNDED] = {
+            n: (m.weight.detach().clone(), None if m.bias is None else m.bias.detach().clone())
+            for n, m in unrounded.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
     finally:
         torch.set_num_threads(threads)
     summary["seconds"] = {"equalization": round(t1 - t0, 2), "weight_rounding": round(t2 - t1, 2),
                           "bias_correction": round(time.perf_counter() - t2, 2)}
     return prepared, summary
+
+
+def with_float_layers(prepared, names) -> object:
+    """A copy of ``prepared`` whose layers ``names`` (module paths) have their equalized weights and
+    biases back, before GPTQ rounding and its bias correction: GPTQ puts every weight on the int8
+    grid, so a layer kept in float by a quantizer's exclusion list would otherwise compute with
+    int8-grid weights and a bias that corrects an error it no longer has. GPTQ and the correction
+    treat each layer alone (from float-input statistics), so the other layers need nothing redone."""
+    import torch
+
+    unrounded = prepared.__dict__.get(UNROUNDED) or {}
+    copy_ = copy.deepcopy(prepared)
+    modules = dict(copy_.named_modules())
+    with torch.no_grad():
+        for name in names:
+            if name in unrounded and name in modules:
+                weight, bias = unrounded[name]
+                modules[name].weight.data = weight.clone()
+                if bias is not None:
+                    modules[name].bias.data = bias.clone()
+    return copy_
