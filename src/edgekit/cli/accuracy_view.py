@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from .common import table
 
-AGREEMENT_NOTE = ("agreement: how often the file's top-1 class is the float model's, on real images it was not "
-                  "calibrated on; 95% CI: Wilson score interval")
+AGREEMENT_NOTE = ("agreement: how often the file's top-1 class is the float model's on the evaluation images "
+                  "(export and run: never the calibration images); 95% CI: Wilson score interval")
 LABEL_NOTE = ("accuracy against the folder's labels; drop: float minus file in points, 95% CI paired "
               "(Newcombe's hybrid score interval: both judged on the same images)")
 
