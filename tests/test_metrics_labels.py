@@ -77,7 +77,7 @@ def test_class_subfolders_map_through_the_card_class_names(photos_dir, tmp_path)
         load_image_set(tmp_path, SMALL, class_names=imagenet1k_names())
     # a trained model's own classes: no folder matches, so no labels and a note why
     s = load_image_set(tmp_path, SMALL, class_names=("shirt", "boot"))
-    assert s.labels == {} and "no subfolder name is a class name" in s.label_note
+    assert s.labels == {} and "are no class name of the model" in s.label_note
 
 
 def test_labels_csv_by_class_name_for_a_trained_model(photos_dir, tmp_path):

@@ -5,6 +5,8 @@ Two layouts say what each image shows:
   of which counts as right) or ``file,label`` (an index, or a class name of the model card);
 - one subfolder per class (DIR/<class name>/*.jpg, every image exactly one level deep), the
   folder names being class names of the model card (a trained checkpoint's, or ImageNet-1k's).
+  When most folder names are classes, any other is an error (a typo, or a class the model does
+  not have); when at most half are, the folders are taken for another layout: no labels, a note.
 
 Class names match ignoring case, and '_'/'-' against spaces ("tiger_cat" is "tiger cat").
 """
@@ -91,11 +93,11 @@ def _from_subfolders(names: list[str], class_names: Sequence[str]) -> Labels:
         return Labels({}, "")
     index = _index(class_names)
     unknown = [f for f in folders if _key(f) not in index]
-    if len(unknown) == len(folders):
+    if 2 * len(unknown) >= len(folders):  # not meant as class folders (sources, dates, ...): no labels, a note
         why = "the model card names no classes" if not class_names else \
-            f"no subfolder name is a class name of the model (e.g. '{folders[0]}')"
+            f"{len(unknown)} of {len(folders)} subfolder names are no class name of the model (e.g. '{unknown[0]}')"
         return Labels({}, "", f"subfolders not read as labels: {why}")
-    if unknown:
+    if unknown:  # most are classes: the others are typos or classes the model does not have
         raise DataError(f"{len(unknown)} of {len(folders)} class folders are not classes of the model: "
                         f"{', '.join(repr(u) for u in unknown[:5])}{' ...' if len(unknown) > 5 else ''}"
                         f"{_valid(class_names)}; rename them to the model card's class names or remove them")
