@@ -21,7 +21,7 @@ run / 0.5 s).
 Result JSON (schema 1; keys are only ever added):
   {"schema": 1, "engine": "onnxruntime|litert|openvino|executorch|ncnn", "runtime": import name,
    "runtime_version", "model": path as given, "model_sha256", "file_size_bytes" (for .xml:
-   .xml + .bin, .param + .bin), "threads", "precision_hint" (openvino: effective hint, else null),
+   .xml + .bin, .param + .bin), "threads", "precision_hint" (openvino: effective hint, ncnn: f32, else null),
    "load_ms", "first_inference_ms", "import_ms",
    "stats": {"runs", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms"},
    "warmup_runs", "peak_rss_mb" (peak resident set of this process, whole lifetime),
@@ -273,6 +273,7 @@ class NcnnBackend:
                      "use_bf16_packed"):
             if hasattr(opt, flag):
                 setattr(opt, flag, False)
+        self.precision_hint = "f32"  # effective: what the flags above leave (results and the database say it)
         if self.net.load_param(path) != 0 or self.net.load_model(path[:-len(".param")] + ".bin") != 0:
             raise RunnerError("ncnn cannot load %s (or its .bin weights beside it)" % path)
         self.name, self.out_name, self.shape = ncnn_io(path)
