@@ -119,7 +119,11 @@ def _validation_cell(r) -> Optional[str]:
     if v.get("status") == "equal":
         return f"equal ({v['samples']})"
     if v.get("status") == "differs":
-        return f"max|d| {v['max_abs_diff']:.3g}, top1 {v['top1_agreement']:.0%}"
+        ci = v.get("top1_agreement_ci95")
+        sqnr = f", SQNR {v['sqnr_db']:.1f} dB" if v.get("sqnr_db") is not None else ""
+        return (f"max|d| {v['max_abs_diff']:.3g}, top1 {v['top1_agreement']:.0%}"
+                + (f" (95% CI {100 * ci[0]:.0f}-{100 * ci[1]:.0f}%)" if ci else "")
+                + (f", cos {v['cosine_mean']:.4f}" if v.get("cosine_mean") is not None else "") + sqnr)
     return v.get("status")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from . import params
+from .accuracy_view import interval
 from .common import emit, handle_errors, json_option, progress, table
 
 
@@ -47,24 +48,32 @@ def _human(d: dict) -> str:
                 f"lowest: {', '.join(s['lowest'])}"]
     if out.get("sqnr_db") is not None:
         tail.append(f"model output (sidecar, {out['samples']} images): SQNR {out['sqnr_db']:.2f} dB, "
-                    f"cosine {out['cosine_mean']:.4f}, top-1 agreement {out['top1_agreement']:.1%}")
+                    f"cosine {out['cosine_mean']:.4f}, top-1 agreement {out['top1_agreement']:.1%}"
+                    + (f" (95% CI {interval(out['top1_agreement_ci95'])})" if out.get("top1_agreement_ci95") else ""))
     layer_table = table(rows, [("module", "layer (torch module)"), ("op", "op"), ("sqnr", "SQNR dB"),
                                ("cos", "cosine"), ("scale", "out scale"), ("zp", "zero pt"),
                                ("range", "out range"), ("weights", "weights")])
-    return "\n".join(head + [layer_table] + tail + _sensitivity_lines(d.get("sensitivity")))
+    return "\n".join(head + [layer_table] + tail + _sensitivity_lines(d.get("sensitivity"), ev["count"]))
 
 
-def _sensitivity_lines(sens, top: int = 10) -> list[str]:
+def _sensitivity_lines(sens, n: int, top: int = 10) -> list[str]:
     if not sens:
         return []
+    from ..runtime_bench.intervals import wilson_interval
+
     base, three = sens["int8"], sens["top3_together"]
+
+    def ci(agree: float) -> str:
+        return f" (95% CI {interval(wilson_interval(round(agree * n), n))})"
+
     rows = [{"module": r["module"] or "(model)", "op": r["op"], "sqnr": r["sqnr_db"], "gain": r["gain_db"],
              "agree": f"{r['top1_agreement']:.1%}"} for r in sens["ranked"][:top]]
     return ["", f"sensitivity: one layer kept in float, model output against the float file "
-                f"(as shipped: SQNR {base['sqnr_db']:.2f} dB, top-1 agreement {base['top1_agreement']:.1%}); "
+                f"(as shipped: SQNR {base['sqnr_db']:.2f} dB, top-1 agreement {base['top1_agreement']:.1%}"
+                f"{ci(base['top1_agreement'])}); "
                 f"top {len(rows)} of {len(sens['ranked'])}:",
             table(rows, [("module", "layer kept in float"), ("op", "op"), ("sqnr", "output SQNR dB"),
                          ("gain", "gain dB"), ("agree", "top-1 agree")]),
             f"top 3 kept in float together ({', '.join(three['modules'])}): SQNR {three['sqnr_db']:.2f} dB, "
-            f"top-1 agreement {three['top1_agreement']:.1%}; every layer in float: "
+            f"top-1 agreement {three['top1_agreement']:.1%}{ci(three['top1_agreement'])}; every layer in float: "
             f"{sens['all_float']['sqnr_db']:.1f} dB (the edit's own floor)"]

@@ -11,7 +11,7 @@ from ..formats import FORMATS
 from ..quantize.tflite_int8 import IO_DTYPES
 from ..types import CalibrationMethod
 from . import params
-from .common import emit, handle_errors, json_option, progress, table
+from .common import emit, handle_errors, json_option, progress
 from .model_options import model_options, resolve_model
 from .results_options import command_line, db_options, open_db
 
@@ -188,19 +188,14 @@ def _paddle(model, loaded):
 
 
 def _human(doc: dict) -> str:
-    rows = []
-    for a in doc["artifacts"]:
-        acc = a["meta"].get("accuracy", {})
-        rows.append({"file": a["path"], "precision": a["precision"],
-                     "size_mb": Path(a["path"]).stat().st_size / 1e6,
-                     "top1_agree": acc.get("top1_agreement"), "top5_agree": acc.get("top5_agreement"),
-                     "cosine": acc.get("cosine_mean"), "sqnr_db": acc.get("sqnr_db"),
-                     "n": acc.get("samples")})
+    from .accuracy_view import accuracy_tables
+
+    arts = doc["artifacts"]
+    items = [(a["path"], a["meta"].get("accuracy") or {}) for a in arts]
+    extras = [{"precision": a["precision"], "size_mb": Path(a["path"]).stat().st_size / 1e6} for a in arts]
     head = f"BatchNorm folded: {doc['fold_bn'].get('folded')} layers"
-    cols = [("file", "file"), ("precision", "precision"), ("size_mb", "MB"), ("top1_agree", "top-1 agree"),
-            ("top5_agree", "top-5 agree"), ("cosine", "cosine"), ("sqnr_db", "SQNR dB"), ("n", "images")]
-    return (head + "\n" + table(rows, cols) + "\n(agreement with the float model on held-out real images)"
-            + "".join("\n" + line for a in doc["artifacts"] for line in target_lines(a)))
+    return (head + "\n" + accuracy_tables(items, [("precision", "precision"), ("size_mb", "MB")], extras)
+            + "".join("\n" + line for a in arts for line in target_lines(a)))
 
 
 def target_lines(a: dict) -> list[str]:

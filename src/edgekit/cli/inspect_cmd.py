@@ -1,6 +1,8 @@
 """`edgekit inspect FILE`: operators, dtypes, I/O, metadata and whether a file is really int8."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from . import params
@@ -17,7 +19,22 @@ def command(file, as_json):
 
     # parsed (protobuf / flatbuffers / ONNX Runtime) in a child process: a file that crashes or
     # hangs a native parser ends that process with one line, not edgekit
-    emit(call("edgekit.inspect:inspect_file", str(file), what=f"inspecting '{file}'", timeout=300), as_json, _human)
+    doc = call("edgekit.inspect:inspect_file", str(file), what=f"inspecting '{file}'", timeout=300)
+    emit({**doc, **_recorded_accuracy(file)}, as_json, _human)
+
+
+def _recorded_accuracy(file) -> dict:
+    """{"sidecar_accuracy": ...}: what edgekit measured when it exported FILE, if its sidecar says."""
+    from ..errors import EdgekitError
+    from ..export.artifact import Artifact, sidecar_path
+
+    if not sidecar_path(file).is_file():
+        return {}
+    try:
+        acc = Artifact.load(file).meta.get("accuracy")
+    except EdgekitError as exc:
+        return {"sidecar_error": str(exc)}
+    return {"sidecar_accuracy": acc} if acc else {}
 
 
 def _human(r: dict) -> str:
@@ -64,6 +81,13 @@ def _human(r: dict) -> str:
     dts = ", ".join(f"{k} x{n}" for k, n in r["tensor_dtypes"].items())
     if dts:
         lines.append(f"tensor dtypes: {dts}")
+    if r.get("sidecar_accuracy"):
+        from .accuracy_view import accuracy_tables
+
+        lines += ["", "measured against the float model when edgekit exported it (sidecar):",
+                  accuracy_tables([(Path(r["file"]).name, r["sidecar_accuracy"])])]
+    elif r.get("sidecar_error"):
+        lines.append(f"sidecar: {r['sidecar_error']}")
     if r.get("precision_target"):
         from .export_cmd import target_lines
 

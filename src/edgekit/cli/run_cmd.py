@@ -48,17 +48,14 @@ def command(model, int8, formats, calib, data, out_dir, threads, profile, min_ru
 
 
 def _human(result) -> str:
+    from .accuracy_view import accuracy_tables
+
     doc = result.to_dict()
     lines = [bench_table(result.bench)]
+    items = [(Path(a["path"]).name, a["meta"].get("accuracy") or {}) for a in doc["export"]["artifacts"]]
+    if any(acc for _, acc in items):
+        lines += ["", accuracy_tables(items), ""]
     for a in doc["export"]["artifacts"]:
-        acc = a["meta"].get("accuracy") or {}
-        if acc:
-            n = acc["samples"]
-            ci = acc.get("top1_agreement_ci95")
-            sure = f", 95% CI {100 * ci[0]:.0f}-{100 * ci[1]:.0f}%" if ci else ""
-            lines.append(f"{Path(a['path']).name}: top-1 agreement with float {100 * acc['top1_agreement']:.1f}% "
-                         f"({round(acc['top1_agreement'] * n)}/{n} held-out images{sure}; "
-                         f"cosine {acc['cosine_mean']:.4f})")
         lines += target_lines(a)
     lines.append(f"report: {doc['report']['html']} (and {doc['report']['md']})")
     if doc["run_id"]:

@@ -137,19 +137,25 @@ def _human_jobs(doc: dict) -> str:
 
 def _human(result) -> str:
     from ..sweep.summary import table_rows
+    from .accuracy_view import interval, pct
 
     lines = []
     if result.plan.benches and result.results:
         rows, devices = table_rows(result.plan, result.results, result.failures)
+        rows = [{**r, "top1": pct(r.get("top1")), "top1_ci95": interval(r.get("top1_ci95"))} for r in rows]
         short = [d.partition("?")[0] for d in devices]  # the ?python=/?tmpdir= settings make long headers
         names = short if len(set(short)) == len(short) else devices
         cols = [("model", "model"), ("format", "format"), ("precision", "prec"), ("threads", "thr"),
-                ("top1", "top-1 agree"), ("size_mb", "MB")] + [(d, f"{n} ms") for d, n in zip(devices, names)]
+                ("top1", "top-1 agree"), ("top1_ci95", "95% CI"), ("cosine", "cosine"), ("sqnr_db", "SQNR dB"),
+                ("size_mb", "MB")] + [(d, f"{n} ms") for d, n in zip(devices, names)]
         lines += [table(rows, cols), "ms: p50 per inference; * = mean (benchmark_model prints no percentiles)"]
     elif result.files:  # --export-only
         cols = [("model", "model"), ("format", "format"), ("precision", "prec"), ("top1_agreement", "top-1 agree"),
+                ("top1_agreement_ci95", "95% CI"), ("cosine_mean", "cosine"), ("sqnr_db", "SQNR dB"),
                 ("samples", "images"), ("path", "file")]
-        lines.append(table(result.files, cols))
+        files = [{**f, "top1_agreement": pct(f.get("top1_agreement")),
+                  "top1_agreement_ci95": interval(f.get("top1_agreement_ci95"))} for f in result.files]
+        lines.append(table(files, cols))
     for f in result.failures:
         lines.append(f"FAILED {f['job']}: {f['error']}")
     t = result.timings

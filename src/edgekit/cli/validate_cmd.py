@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from . import params
-from .common import emit, handle_errors, json_option, progress, table
+from .accuracy_view import accuracy_tables
+from .common import emit, handle_errors, json_option, progress
 from .model_options import trust_model_code_option
 
 
@@ -25,6 +26,4 @@ def command(artifact, data, weights, engine, threads, trust_model_code, as_json)
 
     result = validate(artifact, data, weights, engine, threads, trust_code=trust_model_code, progress=progress,
                       contained=True)
-    emit(result, as_json, lambda d: table([d], [
-        ("file", "file"), ("top1_agreement", "top-1 agree"), ("top5_agreement", "top-5 agree"),
-        ("cosine_mean", "cosine"), ("sqnr_db", "SQNR dB"), ("samples", "images")]))
+    emit(result, as_json, lambda d: accuracy_tables([(d["file"], d)]))

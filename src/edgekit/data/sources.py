@@ -2,16 +2,16 @@
 shipped inside the package; and a deterministic split so calibration never sees eval data."""
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from .._finite import require_finite_arrays
 from ..errors import DataError
+from .labels import read_labels
 from .preprocess import IMAGE_EXTENSIONS, load_image
 
 DEFAULT_PHOTOS = Path(__file__).parent / "photos"
@@ -24,7 +24,9 @@ class ImageSet:
     arrays: np.ndarray
     names: list[str]
     labels: dict[str, set[int]] = field(default_factory=dict)  # name -> accepted class indices
-    origin: str = ""
+    origin: str = ""  # absolute path of the folder or .npy, so a sidecar's record is found from any cwd
+    label_source: str = ""  # "labels.csv", "class subfolders", or "" (none)
+    label_note: str = ""  # why the folder's layout was not read as labels, if it looked like it could be
 
     def __len__(self) -> int:
         return len(self.names)
@@ -32,10 +34,13 @@ class ImageSet:
     def subset(self, names: list[str]) -> "ImageSet":
         idx = [self.names.index(n) for n in names]
         return ImageSet(self.arrays[idx], list(names), {n: self.labels[n] for n in names if n in self.labels},
-                        self.origin)
+                        self.origin, self.label_source, self.label_note)
 
     def summary(self) -> dict:
-        return {"origin": self.origin, "count": len(self), "sha256_of_names": _names_hash(self.names)}
+        out = {"origin": self.origin, "count": len(self), "sha256_of_names": _names_hash(self.names)}
+        if self.labels or self.label_note:
+            out["labels"] = {"source": self.label_source, "labelled": len(self.labels), "note": self.label_note}
+        return out
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -53,23 +58,10 @@ def list_images(folder: Path) -> list[Path]:
     return images
 
 
-def read_labels(folder: Path) -> dict[str, set[int]]:
-    """labels.csv beside the images: ``file,accepted_imagenet1k_idx`` (space-separated indices)."""
-    path = Path(folder) / "labels.csv"
-    if not path.is_file():
-        return {}
-    out: dict[str, set[int]] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            idx = row.get("accepted_imagenet1k_idx") or row.get("label") or ""
-            try:
-                out[row["file"]] = {int(x) for x in idx.split()}
-            except (KeyError, ValueError):
-                raise DataError(f"{path}: cannot read row {row}; expected columns file,accepted_imagenet1k_idx") from None
-    return out
-
-
-def load_image_set(folder: Path, pre, limit: Optional[int] = None, progress=None) -> ImageSet:
+def load_image_set(folder: Path, pre, limit: Optional[int] = None, progress=None,
+                   class_names: Optional[Sequence[str]] = None) -> ImageSet:
+    """The images of ``folder``, preprocessed, with labels (data/labels.py) as indices of
+    ``class_names`` (the model's outputs; default: ImageNet-1k indices in labels.csv only)."""
     folder = Path(folder)
     files = list_images(folder)
     if limit is not None:
@@ -83,7 +75,9 @@ def load_image_set(folder: Path, pre, limit: Optional[int] = None, progress=None
     stacked = np.stack(arrays)
     require_finite_arrays(stacked, names, f"Images in '{folder}' after preprocessing",
                           "Check the model card's mean and std (--mean/--std): they must be finite, std > 0")
-    return ImageSet(stacked, names, read_labels(folder), origin=str(folder))
+    labels = read_labels(folder, names, class_names)
+    return ImageSet(stacked, names, {n: labels.by_name[n] for n in names if n in labels.by_name}, str(folder.resolve()),
+                    labels.source, labels.note)
 
 
 def load_npy(path: Path, input_shape: tuple[int, ...]) -> ImageSet:
@@ -103,14 +97,22 @@ def load_npy(path: Path, input_shape: tuple[int, ...]) -> ImageSet:
     names = [f"{path.name}[{i}]" for i in range(len(arr))]
     arr = arr.astype(np.float32)
     require_finite_arrays(arr, names, f"Inputs in '{path}'", "A .npy of inputs must hold preprocessed images, all values finite")
-    return ImageSet(arr, names, origin=str(path))
+    return ImageSet(arr, names, origin=str(path.resolve()))
 
 
-def default_photos(pre, progress=None) -> ImageSet:
+def default_photos(pre, progress=None, class_names: Optional[Sequence[str]] = None) -> ImageSet:
     """The permissively licensed photos shipped inside edgekit (licenses in photos/LICENSES.csv)."""
-    s = load_image_set(DEFAULT_PHOTOS, pre, progress=progress)
-    s.origin = "edgekit default photos (package data)"
+    s = load_image_set(DEFAULT_PHOTOS, pre, progress=progress, class_names=class_names)
+    s.origin = DEFAULT_ORIGIN
     return s
+
+
+DEFAULT_ORIGIN = "edgekit default photos (package data)"
+
+
+def origin_path(origin: str) -> Path:
+    """The folder or .npy an ImageSet's recorded origin names (the shipped photos by their name)."""
+    return DEFAULT_PHOTOS if origin == DEFAULT_ORIGIN else Path(origin)
 
 
 def split_calibration_eval(images: ImageSet, eval_fraction: float = 0.5) -> tuple[ImageSet, ImageSet]:

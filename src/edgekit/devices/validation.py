@@ -104,6 +104,7 @@ def compare(ref: HostReference, device_outputs: np.ndarray) -> dict:
     out.update({"status": "equal" if np.array_equal(ref.outputs, device_outputs) else "differs",
                 "equal": bool(np.array_equal(ref.outputs, device_outputs)),
                 "max_abs_diff": a["max_abs_diff"], "top1_agreement": a["top1_agreement"],
-                "top5_agreement": a["top5_agreement"], "cosine_min": a["cosine_min"],
+                "top1_agreement_ci95": a["top1_agreement_ci95"],
+                "top5_agreement": a["top5_agreement"], "cosine_mean": a["cosine_mean"], "cosine_min": a["cosine_min"],
                 "sqnr_db": sqnr if math.isfinite(sqnr) else None})
     return out

@@ -120,6 +120,7 @@ def validate(artifact: Path, data: Optional[Path] = None, weights: Optional[Path
     ``contained``: the runtime parses and runs the file in a process of its own, so a malformed or
     hostile file that crashes it cannot take the caller down."""
     from ..data import default_photos
+    from ..data.labels import card_class_names
     from ..export.artifact import Artifact
     from ..runtime_bench.config import check_threads_fit, host_cores
     from ..runtime_bench.reference_engine import reference_engine
@@ -128,7 +129,8 @@ def validate(artifact: Path, data: Optional[Path] = None, weights: Optional[Path
     check_threads_fit([threads], host_cores(), "this host")
     art = Artifact.load(artifact)
     loaded = reload_source(art, weights, trust_code=trust_code)
-    images = load_images(loaded.card, data, progress) if data else default_photos(loaded.card.preprocess)
+    images = load_images(loaded.card, data, progress) if data else \
+        default_photos(loaded.card.preprocess, class_names=card_class_names(loaded.card))
     progress(f"validate: float reference on {len(images)} images")
     result = validate_outputs(reference_engine(loaded).run(images.arrays), art.path, images, engine, threads,
                               contained=contained)

@@ -19,17 +19,19 @@ class DataOptions:
 def load_images(card, path: Path, progress: Callable[[str], None] = lambda m: None):
     """A folder of images (preprocessed by the card) or a .npy of model-ready inputs."""
     from ..data import load_image_set, load_npy
+    from ..data.labels import card_class_names
 
     path = Path(path)
     if path.suffix == ".npy":
         return load_npy(path, card.input_shape)
-    return load_image_set(path, card.preprocess,
+    return load_image_set(path, card.preprocess, class_names=card_class_names(card),
                           progress=lambda i, n: progress(f"data: {i}/{n} images") if i in (1, n) else None)
 
 
 def load_data(card, data: DataOptions, need_calibration: bool, warn: list, progress):
     """(calibration set, evaluation set); with no --data the evaluation set is held out of the calibration images."""
     from ..data import default_photos, split_calibration_eval
+    from ..data.labels import card_class_names
 
     if data.calib is None:
         msg = ("no --calib given: using the photos shipped with edgekit; "
@@ -37,7 +39,7 @@ def load_data(card, data: DataOptions, need_calibration: bool, warn: list, progr
         if need_calibration:
             warn.append(msg)
             progress("warning: " + msg)
-        pool = default_photos(card.preprocess)
+        pool = default_photos(card.preprocess, class_names=card_class_names(card))
     else:
         pool = load_images(card, data.calib, progress)
     if data.eval is not None:

@@ -74,7 +74,8 @@ def explain(path: Path, data: Optional[Path] = None, threads: int = 1, with_sens
         "file": str(path), "float_file": str(float_path), "format": art.format,
         "evaluation": dict(images.summary(), chosen_by=where, calibration_overlap_checked=checked),
         "calibration": calib,
-        "model_output": {k: accuracy.get(k) for k in ("samples", "top1_agreement", "cosine_mean", "sqnr_db")},
+        "model_output": {k: accuracy.get(k) for k in ("samples", "top1_agreement", "top1_agreement_ci95",
+                                                             "cosine_mean", "sqnr_db")},
         "layers": layers,
         "sensitivity": ranked,
         "summary": {"layers": len(layers), "measured": len(measured),
@@ -104,10 +105,11 @@ def _float_sibling(art) -> Path:
 def _recorded_eval_images(art):
     """The images the sidecar's accuracy was measured on, found again by origin and name hash."""
     from ..data import split_calibration_eval
+    from ..data.sources import origin_path
 
     recorded = (art.meta.get("accuracy") or {}).get("data") or {}
     calib = art.meta.get("calibration") or {}
-    origin = Path(recorded.get("origin") or "")
+    origin = origin_path(recorded.get("origin") or "")
     fix = "pass evaluation images (not the calibration images) with --data DIR"
     if not recorded.get("origin") or not origin.exists():
         raise DataError(f"the evaluation images the sidecar records ('{recorded.get('origin')}') are not found "
@@ -128,12 +130,13 @@ def _given_images(art, data: Path, calib: dict):
     it is, or overlaps, the calibration set the sidecar records; its folder gone, only the set's
     name hash can be compared."""
     from ..data import split_calibration_eval
+    from ..data.sources import origin_path
 
     images = load_images(art.model_card, data)
     if calib.get("sha256_of_names") == images.summary()["sha256_of_names"]:
         raise DataError(f"'{data}' holds the {len(images)} images the file was calibrated on; explain measures on "
                         "other images: pass a folder the export did not calibrate with")
-    origin = Path(calib.get("origin") or "")
+    origin = origin_path(calib.get("origin") or "")
     if calib.get("origin") and origin.exists():
         pool = load_images(art.model_card, origin)
         if pool.summary()["sha256_of_names"] != calib.get("sha256_of_names") and len(pool) > 1:

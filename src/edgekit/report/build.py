@@ -28,7 +28,8 @@ def report_rows(results: list, accuracy_by_sha: Optional[dict] = None) -> list[d
         row.update(format=art.format, precision=art.precision, model=art.model,
                    top1_agreement=acc.get("top1_agreement"), cosine=acc.get("cosine_mean"),
                    accuracy_samples=acc.get("samples"), times_ms=r.times_ms, runtime_version=r.runtime_version,
-                   device=r.where)
+                   device=r.where, **{k: acc.get(k) for k in ("top1_agreement_ci95", "sqnr_db", "top1_accuracy",
+                                                              "top1_drop_points", "top1_drop_ci95_points")})
         if art.format == "torch":
             row["top1_agreement"] = 1.0  # the float reference itself
         rows.append(row)

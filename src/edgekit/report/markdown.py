@@ -5,7 +5,9 @@ COLUMNS = [("file", "file"), ("format", "format"), ("precision", "precision"), (
            ("threads", "threads"), ("runs", "runs"), ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"),
            ("p99_ms", "p99 ms"), ("mean_ms", "mean ms"), ("std_ms", "std ms"), ("min_ms", "min ms"),
            ("max_ms", "max ms"), ("load_ms", "load ms"), ("first_ms", "first ms"), ("peak_rss_mb", "peak MB"),
-           ("size_mb", "size MB"), ("top1_agreement", "top-1 agree")]
+           ("size_mb", "size MB"), ("top1_agreement", "top-1 agree"), ("top1_agreement_ci95", "95% CI"),
+           ("cosine", "cosine"), ("sqnr_db", "SQNR dB"), ("accuracy_samples", "images")]
+LABELLED = [("top1_accuracy", "top-1 acc"), ("top1_drop_points", "drop pts"), ("top1_drop_ci95_points", "drop 95% CI")]
 
 METHOD = ("Each file ran in fresh processes of its own (edgekit's runner.py: numpy and the runtime only; "
           "3 by default, their timed runs pooled, since one process is one sample of memory layout): "
@@ -13,7 +15,10 @@ METHOD = ("Each file ran in fresh processes of its own (edgekit's runner.py: num
           "minimum runs and seconds; several files were interleaved in rounds so that drift hits all "
           "alike. Load and first-inference times are the median process's; peak MB is the peak resident "
           "memory of the largest of those processes. Top-1 agreement: how often the "
-          "file's top-1 class equals the float model's, on held-out real images.")
+          "file's top-1 class equals the float model's, on held-out real images; its 95% CI is the Wilson "
+          "score interval; cosine: mean cosine of the logits; SQNR: of all logits against float's. With "
+          "labelled images: top-1 accuracy against the labels and the drop from float in points, its 95% CI "
+          "paired (Newcombe's hybrid score interval: float and the file judged on the same images).")
 
 
 TITLES = {"latency": "Latency distribution", "accuracy": "Accuracy vs latency",
@@ -22,14 +27,19 @@ TITLES = {"latency": "Latency distribution", "accuracy": "Accuracy vs latency",
 
 def columns(rows: list[dict]) -> list[tuple[str, str]]:
     """COLUMNS, led by the device when the results come from devices (a sweep, bench --device)."""
-    return ([("device", "device")] if any(r.get("device") for r in rows) else []) + COLUMNS
+    return ([("device", "device")] if any(r.get("device") for r in rows) else []) + COLUMNS + \
+        (LABELLED if any(r.get("top1_accuracy") is not None for r in rows) else [])
 
 
 def fmt(key: str, v) -> str:
     if v is None:
         return "-"
-    if key == "top1_agreement":
+    if key in ("top1_agreement", "top1_accuracy"):
         return f"{100 * v:.1f}%"
+    if key == "top1_agreement_ci95":
+        return f"{100 * v[0]:.1f}-{100 * v[1]:.1f}%"
+    if key == "top1_drop_ci95_points":
+        return f"{v[0]:+.1f} to {v[1]:+.1f}"
     if isinstance(v, float):
         return f"{v:.2f}" if abs(v) < 1000 else f"{v:,.0f}"
     return str(v)

@@ -58,8 +58,15 @@ def artifact_info(path: Path) -> ArtifactInfo:
         precision = {"f32": "fp32"}.get(m.group(1), m.group(1)) if m else "unknown"
     acc = art.meta.get("accuracy") or {}
     return ArtifactInfo(art.card.get("name") or path.stem.split("_")[0], art.format, precision,
-                        {k: acc.get(k) for k in ("top1_agreement", "top5_agreement", "cosine_mean", "sqnr_db",
-                                                 "samples", "engine")} if acc else None)
+                        {k: acc.get(k) for k in ACCURACY_KEYS if k in acc or k in ACCURACY_KEYS[:6]} if acc else None)
+
+
+# what a bench result carries of the sidecar's accuracy (runtime_bench.metrics.agreement); the first
+# six always (None when absent), the others when measured
+ACCURACY_KEYS = ("top1_agreement", "top5_agreement", "cosine_mean", "sqnr_db", "samples", "engine",
+                 "top1_agreement_ci95", "labelled_samples", "reference_top1_accuracy", "top1_accuracy",
+                 "top1_drop_points", "top1_drop_ci95_points", "reference_top5_accuracy", "top5_accuracy", "top5_drop_points",
+                 "top5_drop_ci95_points", "warnings")
 
 
 def speed_ratios(results, by_device: bool = False) -> list[dict]:

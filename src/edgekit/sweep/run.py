@@ -157,7 +157,8 @@ def _files(store, p, saved: list) -> list[dict]:
         acc = a.meta.get("accuracy") or {}
         out.append({"path": path, "model": a.card.get("name"), "format": a.format, "precision": a.precision,
                     "top1_agreement": acc.get("top1_agreement"), "cosine_mean": acc.get("cosine_mean"),
-                    "samples": acc.get("samples")})
+                    "samples": acc.get("samples"), "top1_agreement_ci95": acc.get("top1_agreement_ci95"),
+                    "sqnr_db": acc.get("sqnr_db")})
     return out
 
 

@@ -24,6 +24,8 @@ def table_rows(plan, results: list[dict], failures: list[dict]) -> tuple[list[di
         if r is not None:
             acc = (r.artifact.accuracy or {}) if r.artifact else {}
             row.setdefault("top1", acc.get("top1_agreement"))
+            for key, name in (("top1_ci95", "top1_agreement_ci95"), ("cosine", "cosine_mean"), ("sqnr_db", "sqnr_db")):
+                row.setdefault(key, acc.get(name))
             row.setdefault("size_mb", (r.file_size_bytes or 0) / 1e6 or None)
             p50 = r.stats.p50_ms
             row[b.device] = f"{p50:.4g}" if p50 is not None else f"{r.stats.mean_ms:.4g}*"
