@@ -54,6 +54,7 @@ def paired_drop(correct_float: np.ndarray, correct_q: np.ndarray) -> tuple[float
 def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
     import torch
 
+    from edgekit.errors import UnsupportedError
     from edgekit.export import TfliteOptions
     from edgekit.pipeline import DataOptions, export
     from edgekit.quantize import QuantConfig
@@ -72,15 +73,25 @@ def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
     with torch.no_grad():
         ref = np.concatenate([loaded.module.eval()(torch.from_numpy(x_test[i:i + 500])).numpy()
                               for i in range(0, len(x_test), 500)])
-    result = export(loaded, work, FORMATS, int8=True, quant=QuantConfig(samples=calib_n),
-                    data=DataOptions(calib=work / "calib.npy", eval=work / "eval.npy"),
-                    options=(TfliteOptions(fp16=True, int16x8=True),),
-                    progress=lambda m: print(f"{arch}: {m}", file=sys.stderr, flush=True))
+    def run(formats, options):
+        return export(loaded, work, formats, int8=True, quant=QuantConfig(samples=calib_n),
+                      data=DataOptions(calib=work / "calib.npy", eval=work / "eval.npy"), options=options,
+                      progress=lambda m: print(f"{arch}: {m}", file=sys.stderr, flush=True))
+
+    artifacts = list(run(FORMATS, (TfliteOptions(fp16=True),)).artifacts)
     float_correct = ref.argmax(1) == y_test
     rows = [{"model": arch, "format": "torch", "precision": "fp32 (reference)", "top1": float(float_correct.mean()),
              "agree": 1.0, "drop": 0.0, "drop_lo": 0.0, "drop_hi": 0.0, "mb": None, "p50_ms": None}]
-    latency = _latencies([a.path for a in result.artifacts])
-    for art in result.artifacts:
+    # int16x8 on its own: the converter refuses some ops (MobileNetV3's HARD_SWISH), which is a
+    # row of the table ("refused: why"), not the end of the model's other rows
+    refused = []
+    try:
+        artifacts += [a for a in run(["tflite"], (TfliteOptions(int16x8=True),)).artifacts
+                      if a.precision == "int16x8"]
+    except UnsupportedError as exc:
+        refused.append({"model": arch, "format": "tflite", "precision": "int16x8", "refused": str(exc)})
+    latency = _latencies([a.path for a in artifacts])
+    for art in artifacts:
         eng = open_engine(art.path, threads=1)
         try:
             outs = np.concatenate([eng.run(x_test[i:i + 500]) for i in range(0, len(x_test), 500)])
@@ -92,7 +103,7 @@ def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
                      "agree": float((outs.argmax(1) == ref.argmax(1)).mean()), "drop": drop, "drop_lo": lo,
                      "drop_hi": hi, "mb": _megabytes(art.path), "p50_ms": latency.get(str(art.path)),
                      "file": str(art.path), "images": len(y_test)})
-    return rows
+    return rows + refused
 
 
 def _megabytes(path: Path) -> float:
@@ -112,6 +123,9 @@ def markdown(rows: list[dict]) -> str:
     lines = ["| model | format | precision | top-1 % | agree with float % | drop (pts, 95% CI) | MB | p50 ms (1 thread) |",
              "|---|---|---|---:|---:|---|---:|---:|"]
     for r in rows:
+        if r.get("refused"):
+            lines.append(f"| {r['model']} | {r['format']} | {r['precision']} | refused: {r['refused'][:160]} | | | | |")
+            continue
         drop = "-" if r["format"] == "torch" else f"{r['drop']:+.2f} [{r['drop_lo']:+.2f}, {r['drop_hi']:+.2f}]"
         lines.append(f"| {r['model']} | {r['format']} | {r['precision']} | {100 * r['top1']:.2f} | "
                      f"{100 * r['agree']:.2f} | {drop} | {_num(r['mb'], 2)} | {_num(r['p50_ms'], 3)} |")
