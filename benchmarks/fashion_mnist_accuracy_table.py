@@ -73,8 +73,8 @@ def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
     with torch.no_grad():
         ref = np.concatenate([loaded.module.eval()(torch.from_numpy(x_test[i:i + 500])).numpy()
                               for i in range(0, len(x_test), 500)])
-    def run(formats, options):
-        return export(loaded, work, formats, int8=True, quant=QuantConfig(samples=calib_n),
+    def run(formats, options, where=work):
+        return export(loaded, where, formats, int8=True, quant=QuantConfig(samples=calib_n),
                       data=DataOptions(calib=work / "calib.npy", eval=work / "eval.npy"), options=options,
                       progress=lambda m: print(f"{arch}: {m}", file=sys.stderr, flush=True))
 
@@ -82,14 +82,22 @@ def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
     float_correct = ref.argmax(1) == y_test
     rows = [{"model": arch, "format": "torch", "precision": "fp32 (reference)", "top1": float(float_correct.mean()),
              "agree": 1.0, "drop": 0.0, "drop_lo": 0.0, "drop_hi": 0.0, "mb": None, "p50_ms": None}]
-    # int16x8 on its own: the converter refuses some ops (MobileNetV3's HARD_SWISH), which is a
-    # row of the table ("refused: why"), not the end of the model's other rows
-    refused = []
+    # int16x8 on its own (its own folder: a rerun must not overwrite the int8 file above). The
+    # converter has no 16x8 kernel for some ops (MobileNetV3's HARD_SWISH): then the row is the
+    # file a user gets with --float-fallback (those ops float), and says so
+    refused, fallback = [], {}
     try:
-        artifacts += [a for a in run(["tflite"], (TfliteOptions(int16x8=True),)).artifacts
+        artifacts += [a for a in run(["tflite"], (TfliteOptions(int16x8=True),), work / "int16x8").artifacts
                       if a.precision == "int16x8"]
     except UnsupportedError as exc:
-        refused.append({"model": arch, "format": "tflite", "precision": "int16x8", "refused": str(exc)})
+        print(f"{arch}: int16x8 refused ({exc}); again with --float-fallback", file=sys.stderr, flush=True)
+        try:
+            extra = [a for a in run(["tflite"], (TfliteOptions(int16x8=True, float_fallback=True),),
+                                    work / "int16x8_fallback").artifacts if a.precision == "int16x8"]
+            artifacts += extra
+            fallback = {str(a.path): "int16x8 + float fallback" for a in extra}
+        except UnsupportedError as exc2:
+            refused.append({"model": arch, "format": "tflite", "precision": "int16x8", "refused": str(exc2)})
     latency = _latencies([a.path for a in artifacts])
     for art in artifacts:
         eng = open_engine(art.path, threads=1)
@@ -99,7 +107,7 @@ def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> list[dict]:
             eng.close()
         q_correct = outs.argmax(1) == y_test
         drop, lo, hi = paired_drop(float_correct, q_correct)
-        rows.append({"model": arch, "format": art.format, "precision": art.precision, "top1": float(q_correct.mean()),
+        rows.append({"model": arch, "format": art.format, "precision": fallback.get(str(art.path), art.precision), "top1": float(q_correct.mean()),
                      "agree": float((outs.argmax(1) == ref.argmax(1)).mean()), "drop": drop, "drop_lo": lo,
                      "drop_hi": hi, "mb": _megabytes(art.path), "p50_ms": latency.get(str(art.path)),
                      "file": str(art.path), "images": len(y_test)})

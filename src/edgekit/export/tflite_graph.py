@@ -90,4 +90,8 @@ def _converter_message(exc: Exception, log: str) -> str:
 
         layer = layer_of(loc.group(1)) if loc else "?"
         what = f"op {op.group(1)} in layer '{layer}' is not supported by TFLite builtins"
+    what = what.rstrip(". ")
+    if "16x8" in what:  # e.g. MobileNetV3's HARD_SWISH: no 16x8 kernel
+        return (f"The TFLite converter failed: {what}. Try --float-fallback (those ops stay float), "
+                "or --int8 / --fp16")
     return f"The TFLite converter failed: {what}. Try --float-fallback (int8), or the fp32 export"
