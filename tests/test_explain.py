@@ -63,8 +63,11 @@ def test_layer_sqnr_floors_and_final_layer_matches_the_sidecar(explained, mobile
     assert ev["sha256_of_names"] == sidecar["accuracy"]["data"]["sha256_of_names"]
     assert ev["sha256_of_names"] != sidecar["calibration"]["sha256_of_names"]
     sqnr = [l["sqnr_db"] for l in layers]
-    assert explained["summary"]["median_sqnr_db"] > 17.5  # measured 20.4
-    assert min(sqnr) > 11.0  # measured 13.6 (features.17.conv.2)
+    assert explained["summary"]["median_sqnr_db"] > 17.5  # measured 20.6
+    # measured 7.2 (features.15.conv.2; 16.conv.2 7.3, the features.16 add 7.4): averaged
+    # min/max ranges clip those projection outputs' rare peaks, where MSE ranges gave 13.6 at
+    # worst, yet the model output gained 1.4 dB (docs/int8_accuracy.md, section 5)
+    assert min(sqnr) > 5.0
     assert layers[0]["sqnr_db"] > 40.0  # measured 48.1: the first conv reads the image almost exactly
     # the last layer's output is the model's output: the same figure validate put in the sidecar
     assert layers[-1]["sqnr_db"] == pytest.approx(sidecar["accuracy"]["sqnr_db"], abs=0.3)
@@ -143,14 +146,15 @@ def test_bad_input_one_line_each(mobilenet_v2_export, tmp_path):
     assert_clean_error(run_cli("explain", moved / "mobilenet_v2_int8.onnx"), "--data")
 
 
-@pytest.mark.parametrize("suffix, close_floor", [(".tflite", 0.6), (".xml", 0.65)])
+@pytest.mark.parametrize("suffix, close_floor", [(".tflite", 0.85), (".xml", 0.85)])
 def test_tflite_and_openvino_name_the_same_layers_in_the_same_order_as_onnx(explained, mobilenet_v2_export,
                                                                            suffix, close_floor):
     """Measured: the same 64 names and ops in each format. Layers within 3 dB of the ONNX file's
-    SQNR: TFLite 46/64 (72%), OpenVINO 49/64 (77%); the others are mostly features.12-17, where
-    both sit at 8-13 dB against ONNX's 15-17 dB (their figures use a fitted gain per channel, an
-    upper bound, so the gap is in the files). Issue 9 asks for 80%: not met. Final layer: TFLite
-    19.16 dB (sidecar 19.40, XNNPACK there, builtin kernels here), OpenVINO 18.29 (sidecar 18.48)."""
+    SQNR: TFLite 61/64 (95%), OpenVINO 61/64 (95%); issue 9 asks for 80%. It was 72% and 77%
+    while ONNX used MSE ranges and OpenVINO quantized the unprepared model: now all three use
+    averaged min/max ranges on the same prepared module (docs/int8_accuracy.md, section 5).
+    Median layer SQNR: ONNX 20.6, TFLite 21.1, OpenVINO 20.5 dB; final layer 20.6, 20.6, 20.1 dB.
+    The floor, 85% (55/64), leaves 6 layers of margin."""
     out, _ = mobilenet_v2_export
     doc = _explain(out / f"mobilenet_v2_int8{suffix}")
     accuracy = json.loads((out / f"mobilenet_v2_int8{suffix}.edgekit.json").read_text())["meta"]["accuracy"]

@@ -111,3 +111,13 @@ def test_constant_float_outputs_warn_real_ones_do_not(photos_dir, mobilenet_v2_h
     assert constant_outputs(real.reshape(len(real), -1).astype(np.float64)) == []
     same = np.tile(real[:1], (4, 1)).astype(np.float64)  # a model that ignores its input
     assert "same outputs for all 4 images" in constant_outputs(same)[0]
+
+
+def test_class_folders_may_write_a_slash_as_an_underscore(tmp_path):
+    """Fashion-MNIST's 'T-shirt/top' cannot be a folder name: 'T-shirt_top' names it."""
+    from edgekit.data.labels import read_labels
+
+    names = [f"{folder}/{i}.png" for folder in ("T-shirt_top", "ankle-boot", "Bag") for i in range(2)]
+    labels = read_labels(tmp_path, names, ("T-shirt/top", "Trouser", "Bag", "Ankle boot"))
+    assert labels.source == "class subfolders"
+    assert [sorted(labels.by_name[n]) for n in names] == [[0], [0], [3], [3], [2], [2]]

@@ -8,7 +8,8 @@ Two layouts say what each image shows:
   When most folder names are classes, any other is an error (a typo, or a class the model does
   not have); when at most half are, the folders are taken for another layout: no labels, a note.
 
-Class names match ignoring case, and '_'/'-' against spaces ("tiger_cat" is "tiger cat").
+Class names match ignoring case, and '_', '-' and '/' against spaces ("tiger_cat" is "tiger cat";
+a folder cannot hold '/', so Fashion-MNIST's "T-shirt/top" is the folder "T-shirt_top").
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def imagenet1k_names() -> tuple[str, ...]:
 
 
 def _key(name: str) -> str:
-    return " ".join(name.replace("_", " ").replace("-", " ").lower().split())
+    return " ".join(name.replace("_", " ").replace("-", " ").replace("/", " ").lower().split())
 
 
 def _index(class_names: Sequence[str]) -> dict[str, set[int]]:

@@ -13,16 +13,10 @@ from typing import TYPE_CHECKING
 from .._files import write_json_atomic
 from ..errors import ConfigError
 from ..formats import FORMATS, format_of
+from ..formats.sidecar import SIDECAR_SUFFIX, sidecar_path  # noqa: F401  (re-exported: export's callers use it)
 
 if TYPE_CHECKING:
     from ..zoo.loaded import LoadedModel
-
-SIDECAR_SUFFIX = ".edgekit.json"
-
-
-def sidecar_path(path: Path) -> Path:
-    path = Path(path)
-    return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
 @dataclass

@@ -39,7 +39,7 @@ def _precision_target(path: Path):
     """The sidecar's precision_target block (--target-agreement), if edgekit wrote one beside the file."""
     import json
 
-    from ..export.artifact import sidecar_path
+    from ..formats.sidecar import sidecar_path
 
     try:
         meta = json.loads(sidecar_path(path).read_text(encoding="utf-8")).get("meta") or {}
