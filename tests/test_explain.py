@@ -166,3 +166,21 @@ def test_tflite_and_openvino_name_the_same_layers_in_the_same_order_as_onnx(expl
     assert close >= close_floor, close
     assert layers[0]["sqnr_db"] > 28.0  # measured 49.2 (TFLite), 32.1 (OpenVINO)
     assert layers[-1]["sqnr_db"] == pytest.approx(accuracy["sqnr_db"], abs=1.0)
+
+
+def test_shufflenet_concat_and_shuffle_get_figures_not_a_traceback(tmp_path, photos_dir):
+    """ShuffleNetV1's Concat of branches and channel shuffle: equalization gains are not followed
+    through them, and the all-layers float edit cannot be built for that graph. Before: a
+    ValueError traceback from the child process. Structural, so random weights at 48 px show it
+    (about 10 s each for export and explain)."""
+    out = tmp_path / "out"
+    proc = run_cli("export", "shufflenet_v1_g2", "--input-size", 48, "--int8", "--format", "onnx",
+                   "--calib", photos_dir, "--out", out, "--no-record")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = _explain(out / "shufflenet_v1_g2_int8.onnx")
+    assert doc["summary"]["measured"] >= 60 and all(l["sqnr_db"] == l["sqnr_db"] for l in doc["layers"] if l["matched"])
+    sens = doc["sensitivity"]
+    assert len(sens["ranked"]) + len(sens["not_editable"]) == doc["summary"]["measured"]
+    human = run_cli("explain", out / "shufflenet_v1_g2_int8.onnx")
+    assert human.returncode == 0 and "Traceback" not in human.stderr, human.stderr[-2000:]
+    assert "every layer in float" in human.stdout

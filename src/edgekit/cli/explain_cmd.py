@@ -74,6 +74,11 @@ def _sensitivity_lines(sens, n: int, top: int = 10) -> list[str]:
                 f"top {len(rows)} of {len(sens['ranked'])}:",
             table(rows, [("module", "layer kept in float"), ("op", "op"), ("sqnr", "output SQNR dB"),
                          ("gain", "gain dB"), ("agree", "top-1 agree")]),
-            f"top 3 kept in float together ({', '.join(three['modules'])}): SQNR {three['sqnr_db']:.2f} dB, "
-            f"top-1 agreement {three['top1_agreement']:.1%}{ci(three['top1_agreement'])}; every layer in float: "
-            f"{sens['all_float']['sqnr_db']:.1f} dB (the edit's own floor)"]
+            (f"top 3 kept in float together ({', '.join(three['modules'])}): SQNR {three['sqnr_db']:.2f} dB, "
+             f"top-1 agreement {three['top1_agreement']:.1%}{ci(three['top1_agreement'])}" if three
+             else "top 3 kept in float together: the graph edit failed") + "; every layer in float: "
+            + (f"{sens['all_float']['sqnr_db']:.1f} dB (the edit's own floor)" if sens.get("all_float")
+               else "the graph edit failed")] + (
+        [f"not ranked ({len(sens['not_editable'])}; this graph cannot take the float edit there): "
+         + ", ".join(sens["not_editable"][:8]) + (" ..." if len(sens["not_editable"]) > 8 else "")]
+        if sens.get("not_editable") else [])

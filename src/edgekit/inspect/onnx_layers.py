@@ -178,6 +178,11 @@ def channel_gains(int8_model, float_model, float_weights: dict | None = None) ->
             groups = next((a.i for a in n.attribute if a.name == "group"), 1)
             out_c, in_per_group = w8.shape[0], w8.shape[1]
             src = (np.arange(out_c)[:, None] // (out_c // groups)) * in_per_group + np.arange(in_per_group)[None]
+            if g_in.size > 1 and g_in.size != int(src.max()) + 1:
+                # the gains reached here through an op that regroups channels (ShuffleNet's
+                # Concat of branches): not followed, so this layer and those after it get no
+                # rescaling rather than a wrong one (figures then read equalization as error)
+                continue
             d = np.broadcast_to(g_in, (int(src.max()) + 1,))[src] if g_in.size > 1 else np.full(src.shape, g_in[0])
             w8d = (w8.reshape(out_c, in_per_group, -1) * d[..., None]).reshape(out_c, -1)
             w32f = w32.reshape(out_c, -1)

@@ -102,12 +102,23 @@ def sensitivity(int8_model, float_model, layers: list[dict], arrays: np.ndarray,
     inits = {i.name for i in int8_model.graph.initializer}
     activations = [n.input[0] for n in int8_model.graph.node
                    if n.op_type == "QuantizeLinear" and n.input[0] not in inits]
-    everything = output_figures(reference, _run(float_variant(int8_model, float_model, weights, layers, activations),
-                                                x, input_name, threads))
-    rows = []
+    def edited(chosen, extra=()):
+        """Output figures with ``chosen`` in float; None when this graph cannot take the edit (an
+        op arrangement the edit does not know, e.g. ShuffleNetV1's last layers): that layer is
+        then listed under "not_editable", never ranked on a guess."""
+        try:
+            return output_figures(reference, _run(float_variant(int8_model, float_model, weights, chosen, extra),
+                                                  x, input_name, threads))
+        except Exception:  # noqa: BLE001  (onnxruntime's Fail, a missing node: the edit, not the file)
+            return None
+
+    everything = edited(layers, activations)
+    rows, not_editable = [], []
     for i, layer in enumerate(layers):
-        fig = output_figures(reference, _run(float_variant(int8_model, float_model, weights, [layer]), x,
-                                             input_name, threads))
+        fig = edited([layer])
+        if fig is None:
+            not_editable.append(layer["module"] or layer["node"])
+            continue
         rows.append(dict(fig, module=layer["module"], op=layer["op"], node=layer["node"],
                          gain_db=fig["sqnr_db"] - base["sqnr_db"],
                          agreement_gain=fig["top1_agreement"] - base["top1_agreement"]))
@@ -115,7 +126,6 @@ def sensitivity(int8_model, float_model, layers: list[dict], arrays: np.ndarray,
             progress(f"explain: sensitivity {i + 1}/{len(layers)} layers")
     ranked = sorted(rows, key=lambda r: (-r["gain_db"], -r["top1_agreement"]))
     top = [next(l for l in layers if l["node"] == r["node"]) for r in ranked[:3]]
-    together = output_figures(reference, _run(float_variant(int8_model, float_model, weights, top), x,
-                                              input_name, threads))
-    return {"int8": base, "all_float": everything, "ranked": ranked,
-            "top3_together": dict(together, modules=[l["module"] for l in top])}
+    together = edited(top) if top else None
+    return {"int8": base, "all_float": everything, "ranked": ranked, "not_editable": not_editable,
+            "top3_together": None if together is None else dict(together, modules=[l["module"] for l in top])}

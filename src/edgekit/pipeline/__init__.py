@@ -96,6 +96,10 @@ def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8:
         progress(f"validate: {art.path.name} on {len(evalset)} held-out images")
         art.meta["accuracy"] = validate_outputs(reference, art.path, evalset)
         art.save_sidecar()
+        low = low_agreement_warning(art.path, art.meta["accuracy"])
+        if low:
+            progress(low)
+            result.warnings.append(low)
         return art
 
     with staging_dir(out_dir) as stage:
@@ -111,6 +115,24 @@ def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8:
             art.path = move_into(art.files(), out_dir)[-2]  # [..., file, sidecar]
             result.artifacts.append(art)
     return result
+
+
+LOW_AGREEMENT = 0.9  # a file whose agreement is surely below this is broken, not noisy
+
+
+def low_agreement_warning(path: Path, accuracy: dict) -> Optional[str]:
+    """One warning line when even the top of the 95% interval of the file's top-1 agreement with
+    float is under LOW_AGREEMENT: on 12 photos 10/12 (interval 55-95%) says nothing, on 200
+    images 17/200 (ShuffleNetV1 g2 as OpenVINO int8, interval 5-13%) says the file is broken.
+    The file is still written (the figure is in its sidecar): which layer breaks it is a job
+    for `edgekit explain`, and a user may want to look."""
+    ci = accuracy.get("top1_agreement_ci95")
+    if not ci or ci[1] >= LOW_AGREEMENT:
+        return None
+    n = accuracy.get("samples") or 0
+    return (f"warning: {Path(path).name} agrees with the float model's top-1 on only "
+            f"{100 * accuracy['top1_agreement']:.1f}% of {n} held-out images (95% CI {100 * ci[0]:.0f}-"
+            f"{100 * ci[1]:.0f}%); `edgekit explain {path}` shows the layer where it breaks")
 
 
 def validate(artifact: Path, data: Optional[Path] = None, weights: Optional[Path] = None,
@@ -167,4 +189,4 @@ def run(loaded, out_dir: Path, bench_config, formats: Optional[Sequence[str]] = 
 
 
 __all__ = ["DataOptions", "ExportResult", "RunResult", "available_formats", "export", "load_data", "load_images",
-           "reload_source", "run", "validate"]
+           "low_agreement_warning", "reload_source", "run", "validate"]
