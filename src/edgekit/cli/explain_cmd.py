@@ -1,6 +1,8 @@
 """`edgekit explain FILE`: each quantized layer of an int8 file against its float sibling."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from . import params
@@ -9,24 +11,54 @@ from .common import emit, handle_errors, json_option, progress, table
 
 
 @click.command("explain")
-@click.argument("file", type=params.MODEL_FILE)
+@click.argument("files", nargs=-1, required=True, type=params.MODEL_FILE)
 @click.option("--data", type=params.DATA,
               help="Evaluation images (folder or .npy), never the calibration images. "
                    "Default: the held-out images the file's sidecar records.")
 @click.option("--threads", type=params.THREADS, default=1, show_default=True, help="Threads for the runtime (ONNX Runtime, LiteRT, OpenVINO).")
 @click.option("--sensitivity/--no-sensitivity", default=True, show_default=True,
               help="ONNX: also run the file once per layer with that layer alone kept in float.")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Also write explain.md, explain.html and sqnr_along_depth.svg (SQNR along depth, "
+                   "one line per file) into this folder.")
 @json_option
 @handle_errors
-def command(file, data, threads, sensitivity, as_json):
+def command(files, data, threads, sensitivity, report_dir, as_json):
     """Per-layer SQNR and cosine of an int8 FILE made by edgekit against the float file beside it,
-    each layer named by the torch module it came from, in network order."""
+    each layer named by the torch module it came from, in network order. Several FILES (the
+    ONNX, TFLite and OpenVINO files of one model) are also compared layer by layer."""
     from .._contained import call
+    from .._files import ensure_writable_dir
 
-    progress(f"explain: running {file} and its float sibling layer by layer (in a process of its own)")
-    doc = call("edgekit.pipeline.explain:explain_file", str(file), str(data or ""), str(threads),
-               "1" if sensitivity else "0", what=f"explaining '{file}'", timeout=1800)
-    emit(doc, as_json, _human)
+    if report_dir is not None:
+        ensure_writable_dir(report_dir)  # before minutes of work, not after
+    docs = []
+    for file in files:
+        progress(f"explain: running {file} and its float sibling layer by layer (in a process of its own)")
+        docs.append(call("edgekit.pipeline.explain:explain_file", str(file), str(data or ""), str(threads),
+                         "1" if sensitivity else "0", what=f"explaining '{file}'", timeout=1800))
+    written = None
+    if report_dir is not None:
+        from ..report.explain_page import write_explain_report
+
+        written = write_explain_report(docs, report_dir)
+        progress(f"explain: report in {written['html']}")
+    if len(docs) == 1:
+        emit({**docs[0], **({"report": written} if written else {})}, as_json, _human)
+    else:
+        from ..report.explain_page import by_layer
+
+        doc = {"files": docs, "by_layer": by_layer(docs), **({"report": written} if written else {})}
+        emit(doc, as_json, _human_several)
+
+
+def _human_several(d: dict) -> str:
+    from ..report.explain_page import comparison_table, summary_lines
+
+    rows, cols = comparison_table(d["files"])
+    parts = [_human(doc) for doc in d["files"]]
+    return "\n\n".join(parts + ["layer by layer (SQNR dB against float):\n" + table(rows, cols)
+                                 + "\n" + "\n".join(summary_lines(d["files"]))])
 
 
 def _human(d: dict) -> str:

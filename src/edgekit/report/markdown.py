@@ -36,6 +36,8 @@ def fmt(key: str, v) -> str:
         return "-"
     if key in ("top1_agreement", "top1_accuracy"):
         return f"{100 * v:.1f}%"
+    if key == "cosine":  # int8 files differ from float in the third or fourth decimal
+        return f"{v:.4f}"
     if key == "top1_agreement_ci95":
         return f"{100 * v[0]:.1f}-{100 * v[1]:.1f}%"
     if key == "top1_drop_ci95_points":
