@@ -186,7 +186,7 @@ def channel_gains(int8_model, float_model, float_weights: dict | None = None) ->
             d = np.broadcast_to(g_in, (int(src.max()) + 1,))[src] if g_in.size > 1 else np.full(src.shape, g_in[0])
             w8d = (w8.reshape(out_c, in_per_group, -1) * d[..., None]).reshape(out_c, -1)
             w32f = w32.reshape(out_c, -1)
-            g_out = (w8d * w32f).sum(1) / np.maximum((w32f * w32f).sum(1), 1e-300)
+            g_out = _gain_fit(w8d, w32f)
             gains[n.output[0]] = g_out
             if float_weights is not None:
                 w = (w32.reshape(out_c, in_per_group, -1) * g_out[:, None, None] / d[..., None]).reshape(w8.shape)
@@ -199,6 +199,20 @@ def channel_gains(int8_model, float_model, float_weights: dict | None = None) ->
 
 
 _GAIN_KEEPING = {"Clip", "Relu", "Add", "GlobalAveragePool", "AveragePool", "MaxPool"}
+
+
+def _gain_fit(w8d: np.ndarray, w32: np.ndarray, keep: float = 0.25) -> np.ndarray:
+    """Per output channel, the least-squares g in w8d = g * w32, over the weights whose int8
+    value is at least ``keep`` of the channel's largest (rounding error <= 2% there). Fitted over
+    all weights, g read about 0.8 per layer on a trained Xception's int8 file (GPTQ-rounded
+    weights, equalized dw/pw pairs), compounding to 0.001 at the classifier: explain read -54 dB
+    there for a file whose output is at 1.79 dB. Over the large weights the classifier's figure
+    is 1.79 dB, the model output's as validate measures it, and MobileNetV2's figures are
+    unchanged (docs/TRAINING.md, accuracy table)."""
+    big = np.abs(w8d) >= keep * np.abs(w8d).max(1, keepdims=True)
+    num = (w8d * w32 * big).sum(1)
+    den = (w32 * w32 * big).sum(1)
+    return num / np.maximum(den, 1e-300)
 
 
 def layer_errors(int8_path: Path, float_path: Path, arrays: np.ndarray, input_name: str = "input",
