@@ -6,7 +6,10 @@ which step of edgekit's OpenVINO int8 is to blame? Each variant switches one off
     #          | noinput (NNCF's own input range) | nobc (NNCF bias correction off)
 
 Needs the table's files (benchmarks/fashion_mnist_accuracy_table.py) for calibration and
-evaluation arrays. Measured: every variant 8.5% (docs/TRAINING.md, "Accuracy table").
+evaluation arrays. Measured: every variant 8.5% (docs/TRAINING.md, "Accuracy table"). The
+cause, found since: the CPU plugin's AMX int8 kernel for grouped 1x1 convolutions, which edgekit
+now avoids (benchmarks/openvino_grouped_pointwise.py; run this probe with
+openvino_int8.densify_grouped_pointwise replaced by `lambda m: []` to see the fault again).
 """
 import sys
 from pathlib import Path

@@ -11,6 +11,7 @@ import sys
 from .._optional import require
 from ..types import CalibrationMethod as M
 from .config import Calibration, QuantConfig
+from .openvino_grouped_pointwise import MAX_SAFE_GROUP_CHANNELS, densify_grouped_pointwise
 
 CALIBRATION = Calibration("OpenVINO (NNCF)", {M.MINMAX: "mean of per-image min/max (NNCF default)",
                                               M.PERCENTILE: "mean of per-image quantiles"}, best=M.MINMAX)
@@ -39,6 +40,7 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
         from .exclusions import onnx_layer_nodes, openvino_nodes_to_ignore
 
         ignored_nodes = openvino_nodes_to_ignore(model, onnx_layer_nodes(onnx_model), cfg.exclude)
+    densified = densify_grouped_pointwise(model)  # the CPU plugin's grouped 1x1 int8 is wrong on AMX
     ignored = nncf.IgnoredScope(names=ignored_nodes, validate=True) if ignored_nodes else None
     kw = {"ignored_scope": ignored} if ignored else {}
     with contextlib.redirect_stdout(sys.stderr):  # NNCF draws its progress bars on stdout
@@ -52,6 +54,11 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
         "activation_ranges": CALIBRATION.methods[cfg.method],
         "bias_correction": "full", "per_channel": cfg.per_channel, "method": cfg.method,
         "samples": int(len(arrays)), "excluded_layers": list(cfg.exclude), "excluded_nodes": ignored_nodes,
+        "grouped_pointwise_as_dense": {
+            "layers": densified,
+            "why": (f"grouped 1x1 convolutions with more than {MAX_SAFE_GROUP_CHANNELS} input channels per group are "
+                    "written as dense block-diagonal convolutions: OpenVINO's CPU plugin computes them wrongly as "
+                    "int8 on AMX CPUs (quantize/openvino_grouped_pointwise.py)")},
         "input_range": (f"exact: [{input_range[0]:.4f}, {input_range[1]:.4f}] (pixels 0-255 through the preprocessing)"
                         if exact else "calibrated (NNCF)")}
 
