@@ -2,7 +2,7 @@
 and as a shell loop of `edgekit export` (one command per model, every format, --int8).
 
     PYTHONPATH=src python benchmarks/sweep_export_throughput.py --work DIR [--models all] [--input-size 64]
-        [--formats onnx,tflite,openvino] [--skip 1,loop]
+        [--formats onnx,tflite,openvino] [--weights MODEL=PATH ...] [--skip 1,loop]
 
 Each variant starts from an empty output folder and database and exports and validates every
 (model, format, precision) file of the matrix once (fp32 and int8). Reported per variant: the
@@ -57,15 +57,16 @@ def sweep_variant(work: Path, name: str, cpus: int, matrix: list[str]) -> dict:
             "files": len(doc["files"]), "failed": len(doc["failures"]), "load_before": before, "load_after": _load()}
 
 
-def loop_variant(work: Path, models: list[str], formats: list[str], size: int) -> dict:
+def loop_variant(work: Path, models: list[str], formats: list[str], size: int, weights: dict) -> dict:
     d = work / "loop"
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
     before, files, t0 = _load(), 0, time.monotonic()
     fmt = [a for f in formats for a in ("--format", f)]
     for m in models:  # what a shell loop does: one process per model, one after another
-        _, proc = _run(_edgekit("export", m, *fmt, "--int8", "--input-size", str(size), "--out", str(d / m), "--json"),
-                       d / "stderr.log")
+        w = ("--weights", weights[m]) if m in weights else ()
+        _, proc = _run(_edgekit("export", m, *fmt, "--int8", "--input-size", str(size), *w, "--out", str(d / m),
+                                "--json"), d / "stderr.log")
         if proc.returncode == 0:
             files += len(json.loads(proc.stdout)["artifacts"])
     return {"variant": "shell loop of edgekit export", "wall_s": round(time.monotonic() - t0, 1),
@@ -79,6 +80,8 @@ def main() -> None:
     ap.add_argument("--models", default="all")
     ap.add_argument("--formats", default="onnx,tflite,openvino")
     ap.add_argument("--input-size", type=int, default=64)
+    ap.add_argument("--weights", action="append", default=[], metavar="MODEL=PATH",
+                    help="a checkpoint for a model (as edgekit sweep --weights); others random-init (seeded)")
     ap.add_argument("--skip", default="", help="comma-separated: 2, 1, loop")
     a = ap.parse_args()
     sys.path.insert(0, str(REPO / "src"))
@@ -87,7 +90,8 @@ def main() -> None:
     models = MODELS.names() if a.models == "all" else a.models.split(",")
     formats = a.formats.split(",")
     matrix = ["--models", ",".join(models), "--formats", ",".join(formats), "--precisions", "fp32,int8",
-              "--input-size", str(a.input_size)]
+              "--input-size", str(a.input_size), *[x for w in a.weights for x in ("--weights", w)]]
+    weights = dict(w.split("=", 1) for w in a.weights)
     skip = set(a.skip.split(","))
     rows = []
     for cpus in (2, 1):
@@ -95,7 +99,7 @@ def main() -> None:
             rows.append(sweep_variant(a.work, f"ray{cpus}", cpus, matrix))
             print(json.dumps(rows[-1]), flush=True)
     if "loop" not in skip:
-        rows.append(loop_variant(a.work, models, formats, a.input_size))
+        rows.append(loop_variant(a.work, models, formats, a.input_size, weights))
         print(json.dumps(rows[-1]), flush=True)
     print(f"\n{len(models)} models x {formats} x fp32,int8 at {a.input_size}x{a.input_size}, {os.cpu_count()} cores")
     print(f"{'variant':32} {'wall s':>8} {'exports s':>10} {'Ray start s':>12} {'files':>6}  load before -> after")

@@ -107,6 +107,23 @@ def test_report_renders_in_chromium(tmp_path):
     check_report(Path(written["html"]), tmp_path)
 
 
+def test_a_file_whose_float_outputs_were_constant_shows_no_agreement(tmp_path):
+    """Random-init weights give constant logits: validation's 100% agreement says nothing, so the
+    table leaves it blank and the report says why, in Markdown and HTML alike."""
+    said_nothing = fake_result("/x/r_int8.onnx", "onnx", "int8", 1.0, 1.0, 1_000_000)
+    warning = "the float model's outputs are constant across classes on all 12 images"
+    said_nothing["artifact"]["accuracy"].update(cosine_mean=0.0, sqnr_db=125.9, warnings=[warning])
+    results = [fake_result("/x/m_int8.onnx", "onnx", "int8", 3.3, 0.93, 3_900_000), said_nothing]
+    doc = {"title": "t", "results": results, "env": {"host": {"cpu_model": "Test CPU"}}, "run": {"id": 1}}
+    written = write_report({**doc, "plots": []}, tmp_path / "out")
+    md = Path(written["md"]).read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| r_int8.onnx"))
+    assert "100.0%" not in row and "125.9" not in row
+    assert "| 93.0% |" in next(line for line in md.splitlines() if line.startswith("| m_int8.onnx"))
+    assert "## Accuracy not measured" in md and f"- r_int8.onnx: {warning}" in md
+    assert "Accuracy not measured" in Path(written["html"]).read_text()
+
+
 def test_report_command_and_errors(tmp_path):
     from edgekit.report.db import ResultsDB
 

@@ -88,7 +88,9 @@ def test_python_api_export_only(tmp_path):
                            export_only=True, out_dir=tmp_path / "o", db=tmp_path / "r.sqlite")
     assert not result.failures and not result.results
     assert sorted(f["precision"] for f in result.files) == ["fp32", "int8"]
-    assert all(Path(f["path"]).is_file() and f["top1_agreement"] is not None for f in result.files)
+    # validated: agreement figures, or (random-init weights give constant logits) the warning saying why none
+    assert all(Path(f["path"]).is_file() and f["samples"] and (f["top1_agreement"] is not None) != bool(f["warnings"])
+               for f in result.files)
     again = edgekit.sweep(models=["mobilenet_v1_0_25"], formats=["onnx"], precisions=["fp32", "int8"], input_size=32,
                           export_only=True, out_dir=tmp_path / "o", db=tmp_path / "r.sqlite")
     assert again.resumed == {"exports": 1, "benches": 0} and "ray_startup_s" not in again.timings

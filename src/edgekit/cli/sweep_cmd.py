@@ -149,6 +149,10 @@ def _human(result) -> str:
                 ("top1", "top-1 agree"), ("top1_ci95", "95% CI"), ("cosine", "cosine"), ("sqnr_db", "SQNR dB"),
                 ("size_mb", "MB")] + [(d, f"{n} ms") for d, n in zip(devices, names)]
         lines += [table(rows, cols), "ms: p50 per inference; * = mean (benchmark_model prints no percentiles)"]
+        blank = sorted({r["model"] for r in rows if r.get("constant_outputs")})
+        if blank:
+            lines.append(f"top-1 agree '-' for {', '.join(blank)}: the float model's outputs were constant on the "
+                         "validation images (random-init weights?), so agreement says nothing; give --weights")
     elif result.files:  # --export-only
         cols = [("model", "model"), ("format", "format"), ("precision", "prec"), ("top1_agreement", "top-1 agree"),
                 ("top1_agreement_ci95", "95% CI"), ("cosine_mean", "cosine"), ("sqnr_db", "SQNR dB"),

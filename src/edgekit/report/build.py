@@ -32,6 +32,9 @@ def report_rows(results: list, accuracy_by_sha: Optional[dict] = None) -> list[d
                                                               "top1_drop_points", "top1_drop_ci95_points")})
         if art.format == "torch":
             row["top1_agreement"] = 1.0  # the float reference itself
+        elif acc.get("warnings"):  # float's outputs were constant: 100% agreement would say nothing
+            row.update(top1_agreement=None, top1_agreement_ci95=None, cosine=None, sqnr_db=None,
+                       accuracy_warning=acc["warnings"][0])
         rows.append(row)
     return rows
 

@@ -73,12 +73,27 @@ def ratio_lines(doc: dict) -> list[str]:
     return out
 
 
+NOT_MEASURED = "Accuracy not measured"
+
+
+def warning_lines(rows: list[dict]) -> list[str]:
+    """One line per file whose validation said nothing (the float model's outputs were constant,
+    e.g. random-init weights): its agreement, cosine and SQNR are left blank in the table."""
+    seen: dict = {}
+    for r in rows:
+        if r.get("accuracy_warning") and r.get("file") not in seen:
+            seen[r.get("file")] = r["accuracy_warning"]
+    return [f"{f}: {w}" for f, w in seen.items()]
+
+
 def render(doc: dict, rows: list[dict], plot_files: dict) -> str:
     out = [f"# {doc['title']}", ""]
     out += [f"- {line}" for line in environment_lines(doc)] + [""]
     cols = columns(rows)
     out += ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     out += ["| " + " | ".join(fmt(k, r.get(k)) for k, _ in cols) + " |" for r in rows]
+    if warning_lines(rows):
+        out += ["", f"## {NOT_MEASURED}", ""] + [f"- {line}" for line in warning_lines(rows)]
     if doc.get("ratios"):
         out += ["", "## int8 speed-up", ""] + [f"- {line}" for line in ratio_lines(doc)]
     for key, name in plot_files.items():

@@ -155,10 +155,12 @@ def _files(store, p, saved: list) -> list[dict]:
     for path in sorted({r["file"] for r in rows.values()} | {f["path"] for f in saved}):
         a = Artifact.load(Path(path))
         acc = a.meta.get("accuracy") or {}
+        if acc.get("warnings"):  # the float model's outputs were constant: its figures say nothing
+            acc = {"samples": acc.get("samples"), "warnings": acc["warnings"]}
         out.append({"path": path, "model": a.card.get("name"), "format": a.format, "precision": a.precision,
                     "top1_agreement": acc.get("top1_agreement"), "cosine_mean": acc.get("cosine_mean"),
                     "samples": acc.get("samples"), "top1_agreement_ci95": acc.get("top1_agreement_ci95"),
-                    "sqnr_db": acc.get("sqnr_db")})
+                    "sqnr_db": acc.get("sqnr_db"), "warnings": acc.get("warnings") or []})
     return out
 
 

@@ -23,6 +23,8 @@ def table_rows(plan, results: list[dict], failures: list[dict]) -> tuple[list[di
         row, r = index[ident], by_key.get(b.key)
         if r is not None:
             acc = (r.artifact.accuracy or {}) if r.artifact else {}
+            if acc.get("warnings"):  # the float model's outputs were constant: its figures say nothing
+                row["constant_outputs"], acc = True, {}
             row.setdefault("top1", acc.get("top1_agreement"))
             for key, name in (("top1_ci95", "top1_agreement_ci95"), ("cosine", "cosine_mean"), ("sqnr_db", "sqnr_db")):
                 row.setdefault(key, acc.get(name))
