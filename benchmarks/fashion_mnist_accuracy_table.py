@@ -6,7 +6,7 @@ PyTorch model, the drop in points with a 95% interval (paired per image), file s
 latency at 1 thread (edgekit's bench: fresh runner processes).
 
     PYTHONPATH=src python benchmarks/fashion_mnist_accuracy_table.py [--models a,b] [--calib 300]
-        [--cache ~/.cache/edgekit/trained/fashion_mnist] [--out DIR]
+        [--cache ~/.cache/edgekit/trained/fashion_mnist] [--out DIR] [--no-int16x8]
 
 Writes DIR/accuracy_table.md and DIR/accuracy_table.json; finished models are kept in
 DIR/rows/ARCH.json (and their validations and runner results in DIR/rows/ARCH.results.json)
@@ -74,11 +74,10 @@ def test_set(loaded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x_test, y_test, ref
 
 
-def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> tuple[list[dict], dict]:
+def rows_for(arch: str, cache: Path, out: Path, calib_n: int, int16x8: bool = True) -> tuple[list[dict], dict]:
     """Export every file of ``arch``, then evaluate them (rows, results: evaluate's)."""
     import torch
 
-    from edgekit.errors import UnsupportedError
     from edgekit.export import TfliteOptions
     from edgekit.pipeline import DataOptions, export
     from edgekit.quantize import QuantConfig
@@ -99,24 +98,35 @@ def rows_for(arch: str, cache: Path, out: Path, calib_n: int) -> tuple[list[dict
                       progress=lambda m: print(f"{arch}: {m}", file=sys.stderr, flush=True))
 
     artifacts = list(run(FORMATS, (TfliteOptions(fp16=True),)).artifacts)
-    # int16x8 on its own (its own folder: a rerun must not overwrite the int8 file above). The
-    # converter has no 16x8 kernel for some ops (MobileNetV3's HARD_SWISH): then the row is the
-    # file a user gets with --float-fallback (those ops float), and says so
     refused, fallback = [], {}
-    try:
-        artifacts += [a for a in run(["tflite"], (TfliteOptions(int16x8=True),), work / "int16x8").artifacts
-                      if a.precision == "int16x8"]
-    except UnsupportedError as exc:
-        print(f"{arch}: int16x8 refused ({exc}); again with --float-fallback", file=sys.stderr, flush=True)
-        try:
-            extra = [a for a in run(["tflite"], (TfliteOptions(int16x8=True, float_fallback=True),),
-                                    work / "int16x8_fallback").artifacts if a.precision == "int16x8"]
-            artifacts += extra
-            fallback = {str(a.path): "int16x8 + float fallback" for a in extra}
-        except UnsupportedError as exc2:
-            refused.append({"model": arch, "format": "tflite", "precision": "int16x8", "refused": str(exc2)})
+    if int16x8:
+        extra, fallback, refused = int16x8_files(arch, run, work)
+        artifacts += extra
+    else:  # --no-int16x8: 16x8 runs on TFLite's reference kernels, 10-50x slower than int8
+        refused.append({"model": arch, "format": "tflite", "precision": "int16x8", "refused": "not run (--no-int16x8)"})
     rows, results = evaluate(arch, loaded, [a.path for a in artifacts], fallback, (x_test, y_test, ref))
     return rows + refused, results
+
+
+def int16x8_files(arch: str, run, work: Path) -> tuple[list, dict, list]:
+    """(artifacts, fallback labels, refusals) of the TFLite int16x8 export, in its own folder (a
+    rerun must not overwrite the int8 file). The converter has no 16x8 kernel for some ops
+    (MobileNetV3's HARD_SWISH): then the row is the file a user gets with --float-fallback (those
+    ops float), and says so."""
+    from edgekit.errors import UnsupportedError
+    from edgekit.export import TfliteOptions
+
+    try:
+        return [a for a in run(["tflite"], (TfliteOptions(int16x8=True),), work / "int16x8").artifacts
+                if a.precision == "int16x8"], {}, []
+    except UnsupportedError as exc:
+        print(f"{arch}: int16x8 refused ({exc}); again with --float-fallback", file=sys.stderr, flush=True)
+    try:
+        extra = [a for a in run(["tflite"], (TfliteOptions(int16x8=True, float_fallback=True),),
+                                work / "int16x8_fallback").artifacts if a.precision == "int16x8"]
+        return extra, {str(a.path): "int16x8 + float fallback" for a in extra}, []
+    except UnsupportedError as exc2:
+        return [], {}, [{"model": arch, "format": "tflite", "precision": "int16x8", "refused": str(exc2)}]
 
 
 def evaluate(arch: str, loaded, paths: list, fallback: dict, test=None) -> tuple[list[dict], dict]:
@@ -234,6 +244,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="default: CACHE/table")
     ap.add_argument("--models", default="")
     ap.add_argument("--calib", type=int, default=300, help="training images used for calibration")
+    ap.add_argument("--no-int16x8", action="store_true", help="skip TFLite int16x8 (reference kernels: slow)")
     args = ap.parse_args()
     out = args.out or args.cache / "table"
     (out / "rows").mkdir(parents=True, exist_ok=True)
@@ -248,7 +259,7 @@ def main() -> None:
             print(f"{arch}: not trained yet (run benchmarks/train_zoo_fashion_mnist.py); skipped", file=sys.stderr)
             continue
         else:
-            rows, res = rows_for(arch, args.cache, out, args.calib)
+            rows, res = rows_for(arch, args.cache, out, args.calib, not args.no_int16x8)
         results.write_text(json.dumps(res, default=str) + "\n")  # before the rows: they mark a model done
         done.write_text(json.dumps(rows, indent=2) + "\n")
     rows = [r for m in models if (out / "rows" / f"{m}.json").is_file()
