@@ -17,13 +17,14 @@ DEFAULT_PLOTS = ("latency", "accuracy", "size")
 def report_rows(results: list, accuracy_by_sha: Optional[dict] = None) -> list[dict]:
     """Flat rows: latency stats, memory, size, format/precision and top-1 agreement with float."""
     from ..runtime_bench.bench import result_row
+    from ..runtime_bench.metrics import shown_figures
     from ..runtime_bench.result import ArtifactInfo, results_of
 
     accuracy_by_sha = accuracy_by_sha or {}
     rows = []
     for r in results_of(results):
         art = r.artifact or ArtifactInfo(None, None, None)
-        acc = accuracy_by_sha.get(r.model_sha256) or art.accuracy or {}
+        acc = shown_figures(accuracy_by_sha.get(r.model_sha256) or art.accuracy or {})
         row = result_row(r)
         row.update(format=art.format, precision=art.precision, model=art.model,
                    top1_agreement=acc.get("top1_agreement"), cosine=acc.get("cosine_mean"),
@@ -32,9 +33,8 @@ def report_rows(results: list, accuracy_by_sha: Optional[dict] = None) -> list[d
                                                               "top1_drop_points", "top1_drop_ci95_points")})
         if art.format == "torch":
             row["top1_agreement"] = 1.0  # the float reference itself
-        elif acc.get("warnings"):  # float's outputs were constant: 100% agreement would say nothing
-            row.update(top1_agreement=None, top1_agreement_ci95=None, cosine=None, sqnr_db=None,
-                       accuracy_warning=acc["warnings"][0])
+        elif acc.get("warnings"):  # shown_figures left its agreement out: say why in the report
+            row["accuracy_warning"] = acc["warnings"][0]
         rows.append(row)
     return rows
 

@@ -26,8 +26,9 @@ def render(doc: dict, rows: list[dict], plot_uris: dict) -> str:
     parts += ["</div>", "<div class='scroll'><table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in cols) + "</tr></thead><tbody>"]
     parts += ["<tr>" + "".join(f"<td>{e(fmt(k, r.get(k)))}</td>" for k, _ in cols) + "</tr>" for r in rows]
     parts.append("</tbody></table></div>")
-    if warning_lines(rows):
-        parts += [f"<h2>{NOT_MEASURED}</h2><ul>"] + [f"<li>{e(line)}</li>" for line in warning_lines(rows)] + ["</ul>"]
+    unmeasured = warning_lines(rows)
+    if unmeasured:
+        parts += [f"<h2>{NOT_MEASURED}</h2><ul>"] + [f"<li>{e(line)}</li>" for line in unmeasured] + ["</ul>"]
     if doc.get("ratios"):
         parts += ["<h2>int8 speed-up</h2><ul>"] + [f"<li>{e(line)}</li>" for line in ratio_lines(doc)] + ["</ul>"]
     for key, uri in plot_uris.items():

@@ -92,8 +92,9 @@ def render(doc: dict, rows: list[dict], plot_files: dict) -> str:
     cols = columns(rows)
     out += ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     out += ["| " + " | ".join(fmt(k, r.get(k)) for k, _ in cols) + " |" for r in rows]
-    if warning_lines(rows):
-        out += ["", f"## {NOT_MEASURED}", ""] + [f"- {line}" for line in warning_lines(rows)]
+    unmeasured = warning_lines(rows)
+    if unmeasured:
+        out += ["", f"## {NOT_MEASURED}", ""] + [f"- {line}" for line in unmeasured]
     if doc.get("ratios"):
         out += ["", "## int8 speed-up", ""] + [f"- {line}" for line in ratio_lines(doc)]
     for key, name in plot_files.items():

@@ -76,6 +76,19 @@ def _correct(logits: np.ndarray, accepted: list[set[int]], k: int) -> np.ndarray
     return np.array([bool(set(t.tolist()) & a) for t, a in zip(top, accepted)], dtype=bool)
 
 
+AGREEMENT_FIGURES = ("top1_agreement", "top1_agreement_ci95", "top5_agreement", "cosine_mean", "cosine_min",
+                     "sqnr_db", "max_abs_diff")
+
+
+def shown_figures(acc: dict) -> dict:
+    """``acc`` (agreement's dict) as reports and tables may show it: without the agreement, cosine
+    and SQNR when its warnings say the float model's outputs were constant (random-init weights
+    read as 100%, cosine 0 and 125 dB, which say nothing); the warnings stay."""
+    if not acc.get("warnings"):
+        return acc
+    return {k: v for k, v in acc.items() if k not in AGREEMENT_FIGURES}
+
+
 def constant_outputs(ref: np.ndarray) -> list[str]:
     """A warning when the float model's outputs carry no decision, so agreement says nothing:
     for every image the spread (max - min) of its logits is below CONSTANT_SPREAD of

@@ -149,14 +149,13 @@ def _on_ray(p, t, store, run_id, out_dir, result, bar, address, num_cpus, option
 def _files(store, p, saved: list) -> list[dict]:
     """Every file of the matrix in OUT (exported now or before), with what validation said."""
     from ..export.artifact import Artifact
+    from ..runtime_bench.metrics import shown_figures
 
     rows = store.done_files([e.file_key(q) for e in p.exports for q in e.precisions])
     out = []
     for path in sorted({r["file"] for r in rows.values()} | {f["path"] for f in saved}):
         a = Artifact.load(Path(path))
-        acc = a.meta.get("accuracy") or {}
-        if acc.get("warnings"):  # the float model's outputs were constant: its figures say nothing
-            acc = {"samples": acc.get("samples"), "warnings": acc["warnings"]}
+        acc = shown_figures(a.meta.get("accuracy") or {})
         out.append({"path": path, "model": a.card.get("name"), "format": a.format, "precision": a.precision,
                     "top1_agreement": acc.get("top1_agreement"), "cosine_mean": acc.get("cosine_mean"),
                     "samples": acc.get("samples"), "top1_agreement_ci95": acc.get("top1_agreement_ci95"),

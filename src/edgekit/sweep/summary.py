@@ -8,6 +8,7 @@ from pathlib import Path
 
 def table_rows(plan, results: list[dict], failures: list[dict]) -> tuple[list[dict], list[str]]:
     """(rows, devices): per (model, format, precision, threads) the latency on each device, or FAILED."""
+    from ..runtime_bench.metrics import shown_figures
     from ..runtime_bench.result import BenchResult
 
     by_key = {r["sweep"]["key"]: BenchResult.of(r) for r in results}
@@ -22,9 +23,8 @@ def table_rows(plan, results: list[dict], failures: list[dict]) -> tuple[list[di
             rows.append(index[ident])
         row, r = index[ident], by_key.get(b.key)
         if r is not None:
-            acc = (r.artifact.accuracy or {}) if r.artifact else {}
-            if acc.get("warnings"):  # the float model's outputs were constant: its figures say nothing
-                row["constant_outputs"], acc = True, {}
+            acc = shown_figures((r.artifact.accuracy or {}) if r.artifact else {})
+            row["constant_outputs"] = row.get("constant_outputs") or bool(acc.get("warnings"))
             row.setdefault("top1", acc.get("top1_agreement"))
             for key, name in (("top1_ci95", "top1_agreement_ci95"), ("cosine", "cosine_mean"), ("sqnr_db", "sqnr_db")):
                 row.setdefault(key, acc.get(name))
