@@ -81,10 +81,10 @@ def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8:
     result.data = {"calibration": calib.summary() if calib else None, "evaluation": evalset.summary()}
     folded, result.fold = fold(loaded, progress)
     reference = reference_outputs(folded, evalset, calib, need_calibration, quant.samples)
-    int8_module, int8_prep = prepare_int8(folded, exporters, precisions_of, calib, quant, progress)
+    int8_prepared = prepare_int8(folded, exporters, precisions_of, calib, quant, progress)
 
     def build(exporter, precision, where: Path, q):
-        module = int8_module
+        module, int8_prep = int8_prepared.get(exporter.int8_seven_bit, (None, None))
         if q.exclude and module is not None:  # the layers kept in float get their unrounded weights back
             from ..quantize.prepare import with_float_layers
 

@@ -13,6 +13,8 @@ from ..types import CalibrationMethod as M
 from .config import Calibration, QuantConfig
 from .openvino_grouped_pointwise import MAX_SAFE_GROUP_CHANNELS, densify_grouped_pointwise
 
+SEVEN_BIT_WHY = ("weights of layers with signed inputs in 7 bits (|q| <= 64): x86 CPUs without VNNI "
+                 "saturate 8-bit ones (quantize/saturation.py)")
 CALIBRATION = Calibration("OpenVINO (NNCF)", {M.MINMAX: "mean of per-image min/max (NNCF default)",
                                               M.PERCENTILE: "mean of per-image quantiles"}, best=M.MINMAX)
 
@@ -30,7 +32,14 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
 
     nncf.set_log_level(40)  # progress bars and INFO lines would drown edgekit's own progress
     arrays = calibration.arrays[: cfg.samples]
+    from nncf.quantization.advanced_parameters import OverflowFix
+
+    from .saturation import openvino_7bit_weights
+
     advanced = AdvancedQuantizationParameters(
+        # edgekit's own overflow fix replaces NNCF's (first layer only, on its own grid): the
+        # layers with signed inputs keep GPTQ's 7-bit weights (quantize/saturation.py)
+        overflow_fix=OverflowFix.DISABLE,
         weights_quantization_params=QuantizationParameters(per_channel=cfg.per_channel),
         activations_range_estimator_params=(RangeEstimatorParametersSet.MEAN_QUANTILE
                                             if cfg.method == "percentile" else None),
@@ -49,10 +58,12 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
             preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=False,
             advanced_parameters=advanced, **kw)
     exact = input_range is not None and set_input_range(quantized, *input_range)
+    seven_bit = openvino_7bit_weights(quantized)
     return quantized, {
         "engine": "nncf.quantize", "preset": "performance (symmetric int8 weights and activations)",
         "activation_ranges": CALIBRATION.methods[cfg.method],
         "bias_correction": "full", "per_channel": cfg.per_channel, "method": cfg.method,
+        "seven_bit_weights": {"layers": seven_bit, "why": SEVEN_BIT_WHY},
         "samples": int(len(arrays)), "excluded_layers": list(cfg.exclude), "excluded_nodes": ignored_nodes,
         "grouped_pointwise_as_dense": {
             "layers": densified,

@@ -14,9 +14,11 @@ import numpy as np
 UNROUNDED = "_edgekit_unrounded_weights"  # module name -> (weight, bias) equalized, before GPTQ and bias correction
 
 
-def prepare_for_int8(module, calibration: np.ndarray, input_shape, progress=None) -> tuple[object, dict]:
+def prepare_for_int8(module, calibration: np.ndarray, input_shape, progress=None,
+                     seven_bit: str = "none") -> tuple[object, dict]:
     """(prepared copy of ``module``, summary for the sidecar). ``calibration``: (N, C, H, W)
-    float32 images preprocessed like the model's inputs; never the evaluation images."""
+    float32 images preprocessed like the model's inputs; never the evaluation images.
+    ``seven_bit``: the layers GPTQ puts on the 7-bit grid (quantize/saturation.py)."""
     import importlib.util
 
     import torch
@@ -44,7 +46,7 @@ def prepare_for_int8(module, calibration: np.ndarray, input_shape, progress=None
 
         say("int8 prep: GPTQ weight rounding")
         unrounded = copy.deepcopy(prepared)
-        summary["weight_rounding"] = gptq_round_weights(prepared, calibration)
+        summary["weight_rounding"] = gptq_round_weights(prepared, calibration, seven_bit=seven_bit)
         t2 = time.perf_counter()
         say("int8 prep: bias correction of the rounding error")
         summary["bias_correction"] = {"layers": correct_weight_bias(unrounded, prepared, calibration)}

@@ -10,38 +10,52 @@ from __future__ import annotations
 import numpy as np
 
 QMAX = 127  # symmetric, narrow range [-127, 127]
+# 7-bit weights ([-64, 64], scale max|w| / 64: ORT's reduce_range grid) for layers whose input
+# is signed: x86 CPUs without VNNI (AVX2, AVX-512F) multiply uint8 activations by int8 weights
+# with VPMADDUBSW, whose int16 pair sums saturate at 32767; 255 * 64 * 2 = 32640 cannot.
+# Why only signed inputs: docs/int8_accuracy.md, section 8.
+QMAX_7BIT = 64
 _MAX_POSITIONS = 32768  # output positions per batch used for a layer's input statistics
 
 
 def gptq_round_weights(module, calibration: np.ndarray, damp: float = 0.01, batch: int = 8,
-                       progress=None) -> dict:
-    """Round every Conv2d/Linear weight of ``module`` in place; return a summary."""
+                       progress=None, seven_bit: str = "none") -> dict:
+    """Round every Conv2d/Linear weight of ``module`` in place; return a summary.
+    ``seven_bit``: which layers get the 7-bit grid (QMAX_7BIT): "none", "signed-inputs" (layers
+    whose input went negative on the calibration images) or "all"."""
     import torch
     from torch import nn
 
     layers = [(n, m) for n, m in module.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     stats = {id(m): None for _, m in layers}
+    signed = {id(m): False for _, m in layers}
 
     def hook(mod, inp, _out):
         h = _input_hessian(mod, inp[0].detach())
         stats[id(mod)] = h if stats[id(mod)] is None else stats[id(mod)] + h
+        signed[id(mod)] = signed[id(mod)] or bool(inp[0].min() < 0)
 
     run_with_hooks(module, [m.register_forward_hook(hook) for _, m in layers], calibration, batch)
     changed = 0
+    seven = []
     for k, (name, m) in enumerate(layers):
         if stats[id(m)] is None:
             continue  # never executed on this data: leave for the converter's own rounding
+        qmax = QMAX_7BIT if seven_bit == "all" or (seven_bit == "signed-inputs" and signed[id(m)]) else QMAX
+        if qmax == QMAX_7BIT:
+            seven.append(name)
         w = m.weight.data
         groups = m.groups if isinstance(m, nn.Conv2d) else 1
         w2 = w.reshape(groups, w.shape[0] // groups, -1).float()  # (g, out/g, fan_in/g)
-        q = _keep_row_max(_gptq(w2, stats[id(m)], damp), w2)
+        q = _keep_row_max(_gptq(w2, stats[id(m)], damp, qmax=qmax), w2, qmax)
         new = q.reshape(w.shape).to(w.dtype)
-        scale = w2.abs().amax(2, keepdim=True).clamp_min(1e-12) / QMAX
+        scale = w2.abs().amax(2, keepdim=True).clamp_min(1e-12) / qmax
         changed += int((torch.round(q / scale) != torch.round(w2 / scale)).sum())  # vs nearest
         m.weight.data = new
         if progress:
             progress(k + 1, len(layers))
     return {"method": "gptq", "layers": len(layers), "weights_rounded_differently": changed,
+            "seven_bit_layers": seven,
             "calibration_images": int(len(calibration))}
 
 
@@ -76,13 +90,13 @@ def _input_hessian(mod, x):
     return torch.bmm(cols, cols.transpose(1, 2)).double()
 
 
-def _gptq(w, h, damp, block: int = 128):
+def _gptq(w, h, damp, block: int = 128, qmax: int = QMAX):
     """GPTQ on weight matrices w (g, out, d) with input Hessians h (g, d, d), batched over
     groups (depthwise convs have one group per channel); returns values on the int8 grid."""
     import torch
 
     w = w.clone()
-    scale = w.abs().amax(2, keepdim=True).clamp_min(1e-12) / QMAX  # (g, out, 1): the converters' grid
+    scale = w.abs().amax(2, keepdim=True).clamp_min(1e-12) / qmax  # (g, out, 1): the converters' grid
     h = h.clone()
     diag = torch.diagonal(h, dim1=1, dim2=2)
     dead = diag == 0  # inputs that are always zero: their weights do not matter
@@ -92,7 +106,7 @@ def _gptq(w, h, damp, block: int = 128):
     try:  # the inverse's Cholesky factor in float64, the column loop in float32 (2x faster)
         u = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True).to(w.dtype)
     except RuntimeError:  # numerically singular statistics: plain rounding for this layer
-        return torch.clamp(torch.round(w / scale), -QMAX, QMAX) * scale
+        return torch.clamp(torch.round(w / scale), -qmax, qmax) * scale
     d = w.shape[2]
     q = torch.zeros_like(w)
     for b0 in range(0, d, block):
@@ -101,7 +115,7 @@ def _gptq(w, h, damp, block: int = 128):
         errs = torch.zeros_like(wb)
         ub = u[:, b0:b1, b0:b1]
         for i in range(b1 - b0):
-            qi = torch.clamp(torch.round(wb[:, :, i] / scale[:, :, 0]), -QMAX, QMAX) * scale[:, :, 0]
+            qi = torch.clamp(torch.round(wb[:, :, i] / scale[:, :, 0]), -qmax, qmax) * scale[:, :, 0]
             q[:, :, b0 + i] = qi
             err = (wb[:, :, i] - qi) / ub[:, i, i][:, None]
             wb[:, :, i:] -= err[:, :, None] * ub[:, i, i:][:, None, :]
@@ -110,20 +124,20 @@ def _gptq(w, h, damp, block: int = 128):
     return q
 
 
-def _keep_row_max(q, w):
+def _keep_row_max(q, w, qmax: int = QMAX):
     """Put each row's largest |weight| back on +-127 steps where GPTQ's error feedback moved it
     below: converters recompute the scale as max|w| / 127, and a row whose max came out at
     126 steps would be re-rounded onto a different grid, GPTQ's work lost (measured on
     MobileNetV2: ORT re-rounded 221 rows in 39 of the 53 layers without this)."""
     import torch
 
-    scale = w.abs().amax(2, keepdim=True).clamp_min(1e-12) / QMAX
+    scale = w.abs().amax(2, keepdim=True).clamp_min(1e-12) / qmax
     steps = torch.round(q / scale)
-    short = (steps.abs().amax(2, keepdim=True) < QMAX) & (w.abs().amax(2, keepdim=True) > 0)
+    short = (steps.abs().amax(2, keepdim=True) < qmax) & (w.abs().amax(2, keepdim=True) > 0)
     if short.any():
         top = w.abs().argmax(2, keepdim=True)
         at_top = torch.arange(w.shape[2])[None, None] == top
-        steps = torch.where(short & at_top, torch.sign(torch.gather(w, 2, top)) * QMAX, steps)
+        steps = torch.where(short & at_top, torch.sign(torch.gather(w, 2, top)) * qmax, steps)
     return steps * scale
 
 
