@@ -34,12 +34,12 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
     arrays = calibration.arrays[: cfg.samples]
     from nncf.quantization.advanced_parameters import OverflowFix
 
-    from .saturation import openvino_7bit_weights
+    from .saturation import openvino_7bit_weights, openvino_has_7bit_weights
 
     advanced = AdvancedQuantizationParameters(
-        # edgekit's own overflow fix replaces NNCF's (first layer only, on its own grid): the
-        # layers with signed inputs keep GPTQ's 7-bit weights (quantize/saturation.py)
-        overflow_fix=OverflowFix.DISABLE,
+        # edgekit's own overflow fix replaces NNCF's (first layer only, on its own grid) when the
+        # preparation put the layers with signed inputs on the 7-bit grid (quantize/saturation.py)
+        overflow_fix=OverflowFix.DISABLE if openvino_has_7bit_weights(model) else OverflowFix.FIRST_LAYER,
         weights_quantization_params=QuantizationParameters(per_channel=cfg.per_channel),
         activations_range_estimator_params=(RangeEstimatorParametersSet.MEAN_QUANTILE
                                             if cfg.method == "percentile" else None),

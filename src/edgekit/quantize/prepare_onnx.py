@@ -146,7 +146,7 @@ def _layer(node, w: np.ndarray):
 def _gptq_round(model, weights: dict, calibration: np.ndarray, damp: float = 0.01) -> dict:
     import torch
 
-    from .weight_rounding import QMAX, _gptq, _input_hessian, _keep_row_max
+    from .weight_rounding import QMAX, QMAX_7BIT, _gptq, _input_hessian, _keep_row_max
 
     layers = {}
     for w, node in _nodes_by_weight(model).items():
@@ -155,6 +155,7 @@ def _gptq_round(model, weights: dict, calibration: np.ndarray, damp: float = 0.0
             if found is not None:
                 layers[w] = (node.input[0], *found)
     stats: dict[str, torch.Tensor] = {}
+    signed: dict[str, bool] = {}  # input went negative: 7-bit weights (quantize/saturation.py)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see prepare.py: 2 OpenMP threads on a shared 2-core machine spin
     try:
@@ -164,14 +165,17 @@ def _gptq_round(model, weights: dict, calibration: np.ndarray, damp: float = 0.0
                 h = (_input_hessian(conv, x) if conv is not None
                      else (lambda f: (f.T @ f).double()[None])(x.reshape(-1, x.shape[-1]).float()))
                 stats[w] = h if w not in stats else stats[w] + h
+                signed[w] = signed.get(w, False) or bool(values[inp].min() < 0)
         changed = 0
         for w, (_, w2, _, put_back) in layers.items():
             w2 = torch.from_numpy(np.ascontiguousarray(w2))
-            q = _keep_row_max(_gptq(w2, stats[w], damp), w2)
-            scale = w2.abs().amax(2, keepdim=True).clamp_min(1e-12) / QMAX
+            qmax = QMAX_7BIT if signed.get(w) else QMAX
+            q = _keep_row_max(_gptq(w2, stats[w], damp, qmax=qmax), w2, qmax)
+            scale = w2.abs().amax(2, keepdim=True).clamp_min(1e-12) / qmax
             changed += int((torch.round(q / scale) != torch.round(w2 / scale)).sum())
             weights[w] = np.ascontiguousarray(put_back(q.numpy()))
     finally:
         torch.set_num_threads(threads)
     return {"method": "gptq", "layers": len(layers), "weights_rounded_differently": changed,
+            "seven_bit_layers": sorted(w for w in layers if signed.get(w)),
             "calibration_images": int(len(calibration))}

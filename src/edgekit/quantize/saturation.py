@@ -54,6 +54,21 @@ def onnx_7bit_overrides(model) -> dict[str, list[dict]]:
     return out
 
 
+def openvino_has_7bit_weights(model) -> bool:
+    """Whether the float IR has conv weights the preparation put on the 7-bit grid; without them
+    (a model quantized unprepared) NNCF's own overflow fix (first layer) stays on."""
+    for op in model.get_ordered_ops():
+        if op.get_type_name() in ("Convolution", "GroupConvolution"):
+            node = op.input_value(1).get_node()
+            while node.get_type_name() != "Constant" and node.get_input_size():
+                node = node.input_value(0).get_node()
+            if node.get_type_name() == "Constant":
+                w = node.get_data().astype(np.float32)
+                if w.ndim >= 2 and np.abs(w).max() > 0 and on_7bit_grid(w.reshape(w.shape[0], -1)):
+                    return True
+    return False
+
+
 def openvino_7bit_weights(model) -> list[str]:
     """Put back on the 7-bit grid the weights NNCF compressed to 8 bits (int8 Constant -> Convert
     -> Multiply by the per-channel scale max|w| / 127) where the preparation had them on it:
