@@ -38,8 +38,9 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
 
     advanced = AdvancedQuantizationParameters(
         # edgekit's own overflow fix replaces NNCF's (first layer only, on its own grid) when the
-        # preparation put the layers with signed inputs on the 7-bit grid (quantize/saturation.py)
-        overflow_fix=OverflowFix.DISABLE if openvino_has_7bit_weights(model) else OverflowFix.FIRST_LAYER,
+        # preparation put the layers with signed inputs on the 7-bit grid (quantize/saturation.py);
+        # without it, NNCF's fix on every layer (its first-layer default saturates AVX2 CPUs)
+        overflow_fix=OverflowFix.DISABLE if openvino_has_7bit_weights(model) else OverflowFix.ENABLE,
         weights_quantization_params=QuantizationParameters(per_channel=cfg.per_channel),
         activations_range_estimator_params=(RangeEstimatorParametersSet.MEAN_QUANTILE
                                             if cfg.method == "percentile" else None),
