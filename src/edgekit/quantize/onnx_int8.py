@@ -87,7 +87,7 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     reader_arrays = arrays[:1] if overrides else arrays
     if input_range is not None:
         overrides[input_name] = [{"rmin": np.float32(input_range[0]), "rmax": np.float32(input_range[1])}]
-    from .saturation import onnx_7bit_overrides
+    from .saturation import SEVEN_BIT_WHY, onnx_7bit_overrides
 
     # the prepared layers with signed inputs: 7-bit weights (per channel, as GPTQ rounded them)
     seven_bit = onnx_7bit_overrides(model) if cfg.per_channel else {}
@@ -110,9 +110,7 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
         )
     return {"engine": "onnxruntime.quantization.quantize_static", "format": "QDQ",
             "activations": "uint8 (asymmetric)", "weights": "int8 (symmetric)",
-            "seven_bit_weights": {"tensors": sorted(seven_bit), "why": (
-                "weights of layers with signed inputs in 7 bits (|q| <= 64, reduce_range): x86 CPUs without "
-                "VNNI saturate 8-bit ones (quantize/saturation.py)")},
+            "seven_bit_weights": {"tensors": sorted(seven_bit), "why": SEVEN_BIT_WHY},
             "per_channel": cfg.per_channel, "method": cfg.method, "samples": int(len(arrays)),
             "activation_ranges": CALIBRATION.methods[cfg.method], "excluded_layers": list(cfg.exclude),
             "excluded_nodes": exclude, "input_range": _input_note(input_range)}

@@ -13,8 +13,6 @@ from ..types import CalibrationMethod as M
 from .config import Calibration, QuantConfig
 from .openvino_grouped_pointwise import MAX_SAFE_GROUP_CHANNELS, densify_grouped_pointwise
 
-SEVEN_BIT_WHY = ("weights of layers with signed inputs in 7 bits (|q| <= 64): x86 CPUs without VNNI "
-                 "saturate 8-bit ones (quantize/saturation.py)")
 CALIBRATION = Calibration("OpenVINO (NNCF)", {M.MINMAX: "mean of per-image min/max (NNCF default)",
                                               M.PERCENTILE: "mean of per-image quantiles"}, best=M.MINMAX)
 
@@ -34,7 +32,7 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
     arrays = calibration.arrays[: cfg.samples]
     from nncf.quantization.advanced_parameters import OverflowFix
 
-    from .saturation import openvino_7bit_weights, openvino_has_7bit_weights
+    from .saturation import SEVEN_BIT_WHY, openvino_7bit_weights, openvino_has_7bit_weights
 
     advanced = AdvancedQuantizationParameters(
         # edgekit's own overflow fix replaces NNCF's (first layer only, on its own grid) when the

@@ -24,6 +24,8 @@ import numpy as np
 from .weight_rounding import QMAX, QMAX_7BIT
 
 SEVEN_BIT_POLICY = "signed-inputs"  # what ONNX and OpenVINO exporters ask of the int8 preparation
+SEVEN_BIT_WHY = ("weights of layers with signed inputs in 7 bits (|q| <= 64): x86 CPUs without VNNI "
+                 "saturate 8-bit ones (quantize/saturation.py)")  # said in both sidecars
 
 
 def on_7bit_grid(weight: np.ndarray) -> bool:
