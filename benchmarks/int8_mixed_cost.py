@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--sets", default=",".join(SETS))
     args = ap.parse_args()
-    from _int8_routes import onnx_full_input
+    from _int8_experiments import onnx_full_input
 
     loaded = ev.folded_mobilenet()
     splits = ev.halves(loaded, aug=True)
