@@ -42,6 +42,7 @@ def main() -> None:
     from edgekit.quantize import QuantConfig
     from edgekit.quantize.onnx_int8 import quantize_onnx
     from edgekit.quantize.prepare import prepare_for_int8
+    from edgekit.quantize.saturation import SATURATION_SAFE_POLICY
     from edgekit.quantize.weight_rounding import gptq_round_weights
     from edgekit.runtime_bench.metrics import agreement
     from edgekit.zoo import get_model
@@ -69,10 +70,11 @@ def main() -> None:
             module = copy.deepcopy(folded)
             threads = torch.get_num_threads()
             torch.set_num_threads(1)  # as prepare_for_int8 does (busy 2-core machine)
-            gptq_round_weights(module, calib.arrays)
+            gptq_round_weights(module, calib.arrays, saturation_safe=SATURATION_SAFE_POLICY)
             torch.set_num_threads(threads)
         else:
-            module, _ = prepare_for_int8(folded, calib.arrays, shape)
+            # the weight grid `edgekit export --format onnx` prepares (7 bits where inputs are signed)
+            module, _ = prepare_for_int8(folded, calib.arrays, shape, saturation_safe=SATURATION_SAFE_POLICY)
         fp32 = td / f"{prep}.onnx"
         export_torch_to_onnx(module, shape, fp32)
         t_prep = time.perf_counter() - t0

@@ -100,9 +100,9 @@ class Exporter:
     requires: ClassVar[tuple[str, ...]] = ()  # without these modules the format is not a default
     by_default: ClassVar[bool] = True  # False: exported only when named (--format), never by default
     int8_preparation: ClassVar[bool] = False  # quantizes ExportRequest.int8_module when given
-    # which layers that module has on the 7-bit weight grid: "none", or "signed-inputs" for
+    # which layers that module has on a saturation-safe weight grid: "none", or "signed-inputs" for
     # runtimes whose x86 int8 kernels saturate 8-bit weights (quantize/saturation.py)
-    int8_seven_bit: ClassVar[str] = "none"
+    int8_saturation_safe: ClassVar[str] = "none"
 
     def check(self, framework: str, precision: str, quant: Optional[QuantConfig] = None,
               options: Optional[ExporterOptions] = None) -> None:

@@ -13,7 +13,7 @@ from .._env import tool_versions
 from .._files import atomic_path
 from ..formats.onnx import OPSET, export_keras_to_onnx, export_torch_to_onnx
 from ..quantize import onnx_int8
-from ..quantize.saturation import SEVEN_BIT_POLICY
+from ..quantize.saturation import SATURATION_SAFE_POLICY
 from ..types import Framework, Precision
 from .artifact import Artifact, artifact_path
 from .base import EXPORTERS, Exporter, ExportRequest, LayoutOptions, in_layout
@@ -46,7 +46,7 @@ class OnnxExporter(Exporter):
     calibration = onnx_int8.CALIBRATION
     options_type = OnnxOptions
     int8_preparation = True
-    int8_seven_bit = SEVEN_BIT_POLICY  # ORT's x86 kernels without VNNI saturate 8-bit weights
+    int8_saturation_safe = SATURATION_SAFE_POLICY  # ORT's x86 kernels without VNNI saturate 8-bit weights
 
     def export(self, req: ExportRequest) -> Artifact:
         loaded = req.loaded

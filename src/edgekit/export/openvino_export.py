@@ -12,7 +12,7 @@ from pathlib import Path
 from .._env import tool_versions
 from .._optional import require
 from ..errors import UnsupportedError, one_line
-from ..quantize.saturation import SEVEN_BIT_POLICY
+from ..quantize.saturation import SATURATION_SAFE_POLICY
 from ..formats.openvino import save_ir
 from ..quantize import openvino_int8
 from ..types import Framework, Precision
@@ -33,7 +33,7 @@ class OpenVINOExporter(Exporter):
     precisions = (Precision.FP32, Precision.INT8)
     calibration = openvino_int8.CALIBRATION
     requires = ("openvino", "nncf")
-    int8_seven_bit = SEVEN_BIT_POLICY  # oneDNN's x86 kernels without VNNI saturate 8-bit weights
+    int8_saturation_safe = SATURATION_SAFE_POLICY  # oneDNN's x86 kernels without VNNI saturate 8-bit weights
     int8_preparation = True  # NNCF quantizes the equalized + GPTQ-rounded module (docs/int8_accuracy.md, section 5)
 
     def export(self, req: ExportRequest) -> Artifact:

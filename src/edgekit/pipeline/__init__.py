@@ -84,7 +84,7 @@ def export(loaded, out_dir: Path, formats: Optional[Sequence[str]] = None, int8:
     int8_prepared = prepare_int8(folded, exporters, precisions_of, calib, quant, progress)
 
     def build(exporter, precision, where: Path, q):
-        module, int8_prep = int8_prepared.get(exporter.int8_seven_bit, (None, None))
+        module, int8_prep = int8_prepared.get(exporter.int8_saturation_safe, (None, None))
         if q.exclude and module is not None:  # the layers kept in float get their unrounded weights back
             from ..quantize.prepare import with_float_layers
 

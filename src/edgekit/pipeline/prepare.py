@@ -43,8 +43,8 @@ def _require_finite_outputs(outputs, images, which: str) -> None:
 def prepare_int8(loaded, exporters, precisions_of, calib, quant, progress) -> dict:
     """Equalize, GPTQ-round and bias-correct the folded torch model for every exporter that
     declares ``int8_preparation`` (ONNX, TFLite, OpenVINO, ExecuTorch: docs/int8_accuracy.md,
-    section 5): once per weight grid they ask for (``Exporter.int8_seven_bit``: ONNX and OpenVINO
-    want 7-bit weights where inputs are signed, TFLite and ExecuTorch 8 bits everywhere).
+    section 5): once per weight grid they ask for (``Exporter.int8_saturation_safe``: ONNX and OpenVINO
+    want saturation-safe weights where inputs are signed, TFLite and ExecuTorch plain 8 bits).
     {grid: (module, summary)}; empty when none needs it or the preparation failed."""
     wants = [e for e in exporters if e.int8_preparation and any(p.integer for p in precisions_of[e.format])]
     if loaded.framework != "torch" or not wants or calib is None or len(calib) == 0:
@@ -52,10 +52,10 @@ def prepare_int8(loaded, exporters, precisions_of, calib, quant, progress) -> di
     from ..quantize.prepare import prepare_for_int8
 
     prepared = {}
-    for grid in dict.fromkeys(e.int8_seven_bit for e in wants):
+    for grid in dict.fromkeys(e.int8_saturation_safe for e in wants):
         try:
             prepared[grid] = prepare_for_int8(loaded.module, calib.arrays[:quant.samples], loaded.card.input_shape,
-                                              progress, seven_bit=grid)
+                                              progress, saturation_safe=grid)
         except Exception as exc:  # a user's module the preparation cannot handle: quantize it as is
             progress(f"warning: int8 preparation skipped ({type(exc).__name__}: {first_line(exc, 160)}); "
                      "quantizing the folded model as is")

@@ -87,11 +87,11 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
     reader_arrays = arrays[:1] if overrides else arrays
     if input_range is not None:
         overrides[input_name] = [{"rmin": np.float32(input_range[0]), "rmax": np.float32(input_range[1])}]
-    from .saturation import SEVEN_BIT_WHY, onnx_7bit_overrides
+    from .saturation import SATURATION_SAFE_WHY, onnx_saturation_safe_overrides
 
-    # the prepared layers with signed inputs: 7-bit weights (per channel, as GPTQ rounded them)
-    seven_bit = onnx_7bit_overrides(model) if cfg.per_channel else {}
-    overrides.update(seven_bit)
+    # the prepared layers with signed inputs: their saturation-safe grid's scales, as GPTQ rounded them
+    safe = onnx_saturation_safe_overrides(model) if cfg.per_channel else {}
+    overrides.update(safe)
     if overrides:
         extra["TensorQuantOverrides"] = overrides
     from .exclusions import onnx_nodes_to_exclude
@@ -110,7 +110,7 @@ def quantize_onnx(fp32_path: Path, out_path: Path, calibration, cfg: QuantConfig
         )
     return {"engine": "onnxruntime.quantization.quantize_static", "format": "QDQ",
             "activations": "uint8 (asymmetric)", "weights": "int8 (symmetric)",
-            "seven_bit_weights": {"tensors": sorted(seven_bit), "why": SEVEN_BIT_WHY},
+            "saturation_safe_weights": {"tensors": sorted(safe), "why": SATURATION_SAFE_WHY},
             "per_channel": cfg.per_channel, "method": cfg.method, "samples": int(len(arrays)),
             "activation_ranges": CALIBRATION.methods[cfg.method], "excluded_layers": list(cfg.exclude),
             "excluded_nodes": exclude, "input_range": _input_note(input_range)}

@@ -32,23 +32,24 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
     arrays = calibration.arrays[: cfg.samples]
     from nncf.quantization.advanced_parameters import OverflowFix
 
-    from .saturation import SEVEN_BIT_WHY, openvino_7bit_weights, openvino_has_7bit_weights
+    from .saturation import SATURATION_SAFE_WHY, openvino_saturation_safe_weights, openvino_weight_grids
 
-    advanced = AdvancedQuantizationParameters(
-        # edgekit's own overflow fix replaces NNCF's (first layer only, on its own grid) when the
-        # preparation put the layers with signed inputs on the 7-bit grid (quantize/saturation.py);
-        # without it, NNCF's fix on every layer (its first-layer default saturates AVX2 CPUs)
-        overflow_fix=OverflowFix.DISABLE if openvino_has_7bit_weights(model) else OverflowFix.ENABLE,
-        weights_quantization_params=QuantizationParameters(per_channel=cfg.per_channel),
-        activations_range_estimator_params=(RangeEstimatorParametersSet.MEAN_QUANTILE
-                                            if cfg.method == "percentile" else None),
-    )
     ignored_nodes = []
     if cfg.exclude:
         from .exclusions import onnx_layer_nodes, openvino_nodes_to_ignore
 
         ignored_nodes = openvino_nodes_to_ignore(model, onnx_layer_nodes(onnx_model), cfg.exclude)
     densified = densify_grouped_pointwise(model)  # the CPU plugin's grouped 1x1 int8 is wrong on AMX
+    grids = openvino_weight_grids(model)  # the layers the preparation made saturation-safe
+    advanced = AdvancedQuantizationParameters(
+        # edgekit's own overflow fix replaces NNCF's (first layer only, on its own grid) when the
+        # preparation made the layers with signed inputs saturation-safe (quantize/saturation.py);
+        # without it, NNCF's fix on every layer (its first-layer default saturates AVX2 CPUs)
+        overflow_fix=OverflowFix.DISABLE if grids else OverflowFix.ENABLE,
+        weights_quantization_params=QuantizationParameters(per_channel=cfg.per_channel),
+        activations_range_estimator_params=(RangeEstimatorParametersSet.MEAN_QUANTILE
+                                            if cfg.method == "percentile" else None),
+    )
     ignored = nncf.IgnoredScope(names=ignored_nodes, validate=True) if ignored_nodes else None
     kw = {"ignored_scope": ignored} if ignored else {}
     with contextlib.redirect_stdout(sys.stderr):  # NNCF draws its progress bars on stdout
@@ -57,12 +58,12 @@ def quantize_openvino(model, calibration, cfg: QuantConfig, input_range: tuple[f
             preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=False,
             advanced_parameters=advanced, **kw)
     exact = input_range is not None and set_input_range(quantized, *input_range)
-    seven_bit = openvino_7bit_weights(quantized)
+    safe = openvino_saturation_safe_weights(quantized, grids)
     return quantized, {
         "engine": "nncf.quantize", "preset": "performance (symmetric int8 weights and activations)",
         "activation_ranges": CALIBRATION.methods[cfg.method],
         "bias_correction": "full", "per_channel": cfg.per_channel, "method": cfg.method,
-        "seven_bit_weights": {"layers": seven_bit, "why": SEVEN_BIT_WHY},
+        "saturation_safe_weights": {"layers": safe, "why": SATURATION_SAFE_WHY},
         "samples": int(len(arrays)), "excluded_layers": list(cfg.exclude), "excluded_nodes": ignored_nodes,
         "grouped_pointwise_as_dense": {
             "layers": densified,

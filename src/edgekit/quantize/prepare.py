@@ -15,10 +15,10 @@ UNROUNDED = "_edgekit_unrounded_weights"  # module name -> (weight, bias) equali
 
 
 def prepare_for_int8(module, calibration: np.ndarray, input_shape, progress=None,
-                     seven_bit: str = "none") -> tuple[object, dict]:
+                     saturation_safe: str = "none") -> tuple[object, dict]:
     """(prepared copy of ``module``, summary for the sidecar). ``calibration``: (N, C, H, W)
     float32 images preprocessed like the model's inputs; never the evaluation images.
-    ``seven_bit``: the layers GPTQ puts on the 7-bit grid (quantize/saturation.py)."""
+    ``saturation_safe``: the layers GPTQ rounds so that no x86 kernel saturates (quantize/saturation.py)."""
     import importlib.util
 
     import torch
@@ -46,7 +46,7 @@ def prepare_for_int8(module, calibration: np.ndarray, input_shape, progress=None
 
         say("int8 prep: GPTQ weight rounding")
         unrounded = copy.deepcopy(prepared)
-        summary["weight_rounding"] = gptq_round_weights(prepared, calibration, seven_bit=seven_bit)
+        summary["weight_rounding"] = gptq_round_weights(prepared, calibration, saturation_safe=saturation_safe)
         t2 = time.perf_counter()
         say("int8 prep: bias correction of the rounding error")
         summary["bias_correction"] = {"layers": correct_weight_bias(unrounded, prepared, calibration)}

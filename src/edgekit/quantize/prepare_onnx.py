@@ -146,7 +146,8 @@ def _layer(node, w: np.ndarray):
 def _gptq_round(model, weights: dict, calibration: np.ndarray, damp: float = 0.01) -> dict:
     import torch
 
-    from .weight_rounding import QMAX, QMAX_7BIT, _gptq, _input_hessian, _keep_row_max
+    from .weight_grid import grid_for, pairs_known, row_steps
+    from .weight_rounding import _input_hessian, round_layer
 
     layers = {}
     for w, node in _nodes_by_weight(model).items():
@@ -155,7 +156,7 @@ def _gptq_round(model, weights: dict, calibration: np.ndarray, damp: float = 0.0
             if found is not None:
                 layers[w] = (node.input[0], *found)
     stats: dict[str, torch.Tensor] = {}
-    signed: dict[str, bool] = {}  # input went negative: 7-bit weights (quantize/saturation.py)
+    signed: dict[str, bool] = {}  # input went negative: a saturation-safe grid (quantize/weight_grid.py)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see prepare.py: 2 OpenMP threads on a shared 2-core machine spin
     try:
@@ -167,15 +168,19 @@ def _gptq_round(model, weights: dict, calibration: np.ndarray, damp: float = 0.0
                 stats[w] = h if w not in stats else stats[w] + h
                 signed[w] = signed.get(w, False) or bool(values[inp].min() < 0)
         changed = 0
-        for w, (_, w2, _, put_back) in layers.items():
+        safe = {}
+        for w, (_, w2, conv, put_back) in layers.items():
             w2 = torch.from_numpy(np.ascontiguousarray(w2))
-            qmax = QMAX_7BIT if signed.get(w) else QMAX
-            q = _keep_row_max(_gptq(w2, stats[w], damp, qmax=qmax), w2, qmax)
-            scale = w2.abs().amax(2, keepdim=True).clamp_min(1e-12) / qmax
+            known = pairs_known("linear", (1, 1), 1) if conv is None else pairs_known("conv", conv.kernel_size, conv.groups)
+            grid = grid_for("signed-inputs", signed.get(w, False), known)
+            if grid != "8-bit":
+                safe[w] = grid
+            q = round_layer(w2, stats[w], damp, grid)
+            scale = w2.abs().amax(2, keepdim=True).clamp_min(1e-12) / row_steps(w2, grid)
             changed += int((torch.round(q / scale) != torch.round(w2 / scale)).sum())
             weights[w] = np.ascontiguousarray(put_back(q.numpy()))
     finally:
         torch.set_num_threads(threads)
     return {"method": "gptq", "layers": len(layers), "weights_rounded_differently": changed,
-            "seven_bit_layers": sorted(w for w in layers if signed.get(w)),
+            "saturation_safe_layers": safe,
             "calibration_images": int(len(calibration))}

@@ -1,4 +1,4 @@
-"""7-bit weights where x86 int8 kernels would saturate, so an int8 file computes the same on every CPU.
+"""Weights no x86 int8 kernel can saturate, so an int8 file computes the same on every CPU.
 
 x86 CPUs without VNNI (AVX2, AVX-512F: AMD Zen 2/3, Intel before Cascade Lake) multiply uint8
 activations by int8 weights with VPMADDUBSW, which adds each pair of products into an int16
@@ -10,38 +10,30 @@ ONNX file gives 7.0 dB logit SQNR there against 19.9 dB computed exactly; OpenVI
 NNCF's default fix (first layer only) 17.1 dB. VNNI CPUs, ARM and TFLite's XNNPACK kernels do
 not saturate.
 
-The fix is the one ONNX Runtime's and OpenVINO's documentation give (weights in 7 bits:
-|q| <= 64, so 255 * 64 * 2 = 32640 fits), applied only to layers whose input is signed on the
-calibration images (quantize/weight_rounding.py, ``seven_bit="signed-inputs"``): those are where
-the overflow was measured, and the layers reading ReLU outputs keep 8 bits (0.4 dB better than
-7 bits everywhere). GPTQ puts those layers' weights on the 7-bit grid (max|w| / 64); the
-converters find them by that grid and quantize them with the 7-bit range, so no integer changes.
+The fix, for the layers whose input is signed on the calibration images (where the overflow
+was measured; ``SATURATION_SAFE_POLICY``): GPTQ rounds their weights to a grid whose every pair
+of neighbouring integers sums to at most 128 in magnitude (1x1 convolutions and matrix products)
+or to 7 bits (|q| <= 64, the fix ONNX Runtime's and OpenVINO's documentation give; other
+kernels), quantize/weight_grid.py. The converters read each channel's grid back from the weights
+and quantize with exactly that scale, so no integer changes: ONNX Runtime through per-channel
+scale overrides, OpenVINO by rewriting NNCF's compressed int8 constants.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .weight_rounding import QMAX, QMAX_7BIT
+from .weight_grid import read_row_steps, reduced_grid_scales
 
-SEVEN_BIT_POLICY = "signed-inputs"  # what ONNX and OpenVINO exporters ask of the int8 preparation
-SEVEN_BIT_WHY = ("weights of layers with signed inputs in 7 bits (|q| <= 64): x86 CPUs without VNNI "
-                 "saturate 8-bit ones (quantize/saturation.py)")  # said in both sidecars
-
-
-def on_7bit_grid(weight: np.ndarray) -> bool:
-    """90% of the output channels (axis 0) of ``weight`` lie on their 7-bit grid (k * max|w| / 64):
-    the int8 preparation put them there (the rest the converter rounds to it). A channel on both
-    grids (only 0 and +-max) is exact in either."""
-    rows = np.asarray(weight, np.float64).reshape(weight.shape[0], -1)
-    peak = np.abs(rows).max(1, keepdims=True)
-    scale = np.where(peak > 0, peak / QMAX_7BIT, 1.0)
-    steps = rows / scale
-    return bool(np.any(peak > 0)) and float(np.mean(np.all(np.abs(steps - np.round(steps)) < 1e-3, 1))) >= 0.9
+SATURATION_SAFE_POLICY = "signed-inputs"  # what the ONNX and OpenVINO exporters ask of the int8 preparation
+SATURATION_SAFE_WHY = (
+    "layers with signed inputs have weights no x86 int8 kernel can saturate: |q_i| + |q_i+1| <= 128 "
+    "for 1x1 convolutions and matrix products, |q| <= 64 for other kernels; CPUs without VNNI add "
+    "pairs of uint8 x int8 products into an int16 (quantize/saturation.py)")  # said in both sidecars
 
 
-def onnx_7bit_overrides(model) -> dict[str, list[dict]]:
-    """ORT TensorQuantOverrides giving each Conv/Gemm weight on the 7-bit grid the reduced range
-    ([-64, 64]); per channel on axis 0 (Conv weights, and Gemm's transB=1 weights)."""
+def onnx_saturation_safe_overrides(model) -> dict[str, list[dict]]:
+    """ORT TensorQuantOverrides giving each Conv/Gemm weight the preparation put on a reduced grid
+    its per-channel scales (axis 0: Conv weights, and Gemm's transB=1 weights), zero point 0."""
     from onnx import numpy_helper
 
     inits = {i.name: i for i in model.graph.initializer}
@@ -51,40 +43,58 @@ def onnx_7bit_overrides(model) -> dict[str, list[dict]]:
             continue
         if node.op_type == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute):
             continue  # (in, out) weights: channels on axis 1, never made by the torch export
-        if on_7bit_grid(numpy_helper.to_array(inits[node.input[1]])):
-            out[node.input[1]] = [{"reduce_range": True, "axis": 0}]
+        scales = reduced_grid_scales(numpy_helper.to_array(inits[node.input[1]]))
+        if scales is not None:
+            out[node.input[1]] = [{"axis": 0, "scale": np.float32(s), "zero_point": np.int8(0)} for s in scales]
     return out
 
 
-def openvino_has_7bit_weights(model) -> bool:
-    """Whether the float IR has conv weights the preparation put on the 7-bit grid; without them
-    (a model quantized unprepared) NNCF's own overflow fix (first layer) stays on."""
+def _weight_rows(op):
+    """(float weight constant of a Convolution / GroupConvolution / MatMul as rows = output
+    channels, or None)."""
+    node = op.input_value(1).get_node()
+    while node.get_type_name() != "Constant" and node.get_input_size():
+        node = node.input_value(0).get_node()
+    if node.get_type_name() != "Constant":
+        return None
+    w = node.get_data().astype(np.float32)
+    kind = op.get_type_name()
+    if kind == "GroupConvolution" and w.ndim >= 3:
+        return w.reshape(w.shape[0] * w.shape[1], -1)
+    if kind == "Convolution" or (kind == "MatMul" and w.ndim == 2 and op.get_attributes().get("transpose_b")):
+        return w.reshape(w.shape[0], -1)
+    return None
+
+
+def openvino_weight_grids(model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{friendly name: (Q per output channel, float weights as rows)} of the float IR's layers the
+    preparation put on a reduced grid (quantize/weight_grid.py); empty for a model quantized
+    unprepared, where NNCF's own overflow fix stays on."""
+    grids = {}
     for op in model.get_ordered_ops():
-        if op.get_type_name() in ("Convolution", "GroupConvolution"):
-            node = op.input_value(1).get_node()
-            while node.get_type_name() != "Constant" and node.get_input_size():
-                node = node.input_value(0).get_node()
-            if node.get_type_name() == "Constant":
-                w = node.get_data().astype(np.float32)
-                if w.ndim >= 2 and np.abs(w).max() > 0 and on_7bit_grid(w.reshape(w.shape[0], -1)):
-                    return True
-    return False
+        if op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul"):
+            rows = _weight_rows(op)
+            if rows is not None and reduced_grid_scales(rows) is not None:
+                grids[op.get_friendly_name()] = (read_row_steps(rows), rows)
+    return grids
 
 
-def openvino_7bit_weights(model) -> list[str]:
-    """Put back on the 7-bit grid the weights NNCF compressed to 8 bits (int8 Constant -> Convert
-    -> Multiply by the per-channel scale max|w| / 127) where the preparation had them on it:
-    NNCF re-rounded each 7-bit value k * max / 64 to the nearest 8-bit step, which is
-    round(k * 127 / 64), so k is recovered exactly. Such a layer gets k as its int8 constant and
-    max / 64 as its scale; return the names of the layers changed. NNCF's own overflow fix is
-    off: this is the same fix on edgekit's choice of layers, and GPTQ's integers survive."""
+def openvino_saturation_safe_weights(model, grids: dict) -> list[str]:
+    """Give the layers of ``grids`` (openvino_weight_grids of the float IR) their prepared integers
+    back: NNCF compresses every weight to 8 bits (int8 Constant -> Convert -> Multiply by a scale
+    per output channel, mostly max|w| / 127), which re-rounds a reduced grid's values; the float
+    weights are exact multiples of max|w| / Q, so each channel gets round(w / (max|w| / Q)) and
+    that scale (a channel on no grid keeps NNCF's). Returns the names of the layers changed.
+    NNCF's own overflow fix is off: this is the same fix on edgekit's choice of layers, and GPTQ's
+    integers survive."""
     from .._optional import require
 
     ov = require("openvino", extra="openvino")
     changed = []
     for op in model.get_ordered_ops():
-        if op.get_type_name() not in ("Convolution", "GroupConvolution", "MatMul"):
+        if op.get_friendly_name() not in grids or op.get_type_name() not in ("Convolution", "GroupConvolution", "MatMul"):
             continue
+        steps, rows = grids[op.get_friendly_name()]
         mul = op.input_value(1).get_node()
         if mul.get_type_name() != "Multiply":
             continue
@@ -95,15 +105,15 @@ def openvino_7bit_weights(model) -> list[str]:
         if const.get_type_name() != "Constant" or const.get_element_type() != ov.Type.i8:
             continue
         q = const.get_data().astype(np.int32)
-        k = np.round(q * QMAX_7BIT / QMAX).astype(np.int32)
-        # |k * 127 / 64 - q| <= 1/2 on the grid (k = +-32 falls on 63.5, which float error rounds
-        # either way). A layer counts when 90% of its channels are on it: NNCF scales a channel of
-        # tiny weights its own way (seen on one of MobileNetV2's 960), which is then re-rounded.
-        rows = (np.abs(k * QMAX / QMAX_7BIT - q) <= 0.5 + 1e-6).reshape(q.shape[0], -1).all(1)
-        if np.abs(q).max() <= QMAX_7BIT or rows.mean() < 0.9:
-            continue  # already within 7 bits, or not a layer the preparation put on the 7-bit grid
-        scale = scale_node.get_data().astype(np.float32) * (QMAX / QMAX_7BIT)
-        convert.input(0).replace_source_output(ov.op.Constant(k.astype(np.int8)).output(0))
-        mul.input(1).replace_source_output(ov.op.Constant(scale).output(0))
+        scale = scale_node.get_data().astype(np.float32)
+        if q.size != rows.size or scale.size != len(rows):
+            continue  # not one scale per output channel: leave NNCF's file as it is
+        peak = np.abs(rows).max(1)
+        mine = (steps > 0) & (peak > 0)
+        grid = np.where(mine, peak / np.where(steps > 0, steps, 1), 1.0)
+        k = np.where(mine[:, None], np.round(rows / grid[:, None]), q.reshape(rows.shape))
+        new_scale = np.where(mine, grid, scale.reshape(-1)).astype(np.float32)
+        convert.input(0).replace_source_output(ov.op.Constant(k.reshape(q.shape).astype(np.int8)).output(0))
+        mul.input(1).replace_source_output(ov.op.Constant(new_scale.reshape(scale.shape)).output(0))
         changed.append(op.get_friendly_name())
     return changed

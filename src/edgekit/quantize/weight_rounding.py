@@ -1,28 +1,24 @@
 """Error-compensating weight rounding (GPTQ, Frantar et al. 2022) before any int8 converter.
 
-Every Conv/Linear weight ends on the symmetric per-output-channel int8 grid (scale
-max|w| / 127, the one ORT, TFLite and NNCF use), so each converter reproduces these integers.
-Why, and what it costs: docs/decisions.md, "GPTQ weight rounding".
+Every Conv/Linear weight ends on a symmetric per-output-channel integer grid (quantize/weight_grid.py:
+8 bits, scale max|w| / 127, the one ORT, TFLite and NNCF use; or, for layers an x86 kernel could
+saturate, 8 bits with bounded neighbour pairs or 7 bits), so each converter reproduces these
+integers. Why, and what it costs: docs/decisions.md, "GPTQ weight rounding".
 """
 from __future__ import annotations
 
-
 import numpy as np
 
-QMAX = 127  # symmetric, narrow range [-127, 127]
-# 7-bit weights ([-64, 64], scale max|w| / 64: ORT's reduce_range grid) for layers whose input
-# is signed: x86 CPUs without VNNI (AVX2, AVX-512F) multiply uint8 activations by int8 weights
-# with VPMADDUBSW, whose int16 pair sums saturate at 32767; 255 * 64 * 2 = 32640 cannot.
-# Why only signed inputs: docs/int8_accuracy.md, section 8.
-QMAX_7BIT = 64
+from .weight_grid import PAIR_BOUND, QMAX, QMAX_7BIT, grid_for, pairs_known, row_steps
+
 _MAX_POSITIONS = 32768  # output positions per batch used for a layer's input statistics
 
 
 def gptq_round_weights(module, calibration: np.ndarray, damp: float = 0.01, batch: int = 8,
-                       progress=None, seven_bit: str = "none") -> dict:
+                       progress=None, saturation_safe: str = "none") -> dict:
     """Round every Conv2d/Linear weight of ``module`` in place; return a summary.
-    ``seven_bit``: which layers get the 7-bit grid (QMAX_7BIT): "none", "signed-inputs" (layers
-    whose input went negative on the calibration images) or "all"."""
+    ``saturation_safe``: which layers get a grid no x86 int8 kernel saturates (weight_grid.grid_for):
+    "none", "signed-inputs" (layers whose input went negative on the calibration images) or "all"."""
     import torch
     from torch import nn
 
@@ -37,26 +33,32 @@ def gptq_round_weights(module, calibration: np.ndarray, damp: float = 0.01, batc
 
     run_with_hooks(module, [m.register_forward_hook(hook) for _, m in layers], calibration, batch)
     changed = 0
-    seven = []
+    safe = {}
     for k, (name, m) in enumerate(layers):
         if stats[id(m)] is None:
             continue  # never executed on this data: leave for the converter's own rounding
-        qmax = QMAX_7BIT if seven_bit == "all" or (seven_bit == "signed-inputs" and signed[id(m)]) else QMAX
-        if qmax == QMAX_7BIT:
-            seven.append(name)
+        conv = isinstance(m, nn.Conv2d)
+        grid = grid_for(saturation_safe, signed[id(m)],
+                        pairs_known("conv" if conv else "linear", m.kernel_size if conv else (1, 1), m.groups if conv else 1))
+        if grid != "8-bit":
+            safe[name] = grid
         w = m.weight.data
-        groups = m.groups if isinstance(m, nn.Conv2d) else 1
+        groups = m.groups if conv else 1
         w2 = w.reshape(groups, w.shape[0] // groups, -1).float()  # (g, out/g, fan_in/g)
-        q = _keep_row_max(_gptq(w2, stats[id(m)], damp, qmax=qmax), w2, qmax)
-        new = q.reshape(w.shape).to(w.dtype)
-        scale = w2.abs().amax(2, keepdim=True).clamp_min(1e-12) / qmax
+        q = round_layer(w2, stats[id(m)], damp, grid)
+        m.weight.data = q.reshape(w.shape).to(w.dtype)
+        scale = w2.abs().amax(2, keepdim=True).clamp_min(1e-12) / row_steps(w2, grid)
         changed += int((torch.round(q / scale) != torch.round(w2 / scale)).sum())  # vs nearest
-        m.weight.data = new
         if progress:
             progress(k + 1, len(layers))
     return {"method": "gptq", "layers": len(layers), "weights_rounded_differently": changed,
-            "seven_bit_layers": seven,
-            "calibration_images": int(len(calibration))}
+            "saturation_safe_layers": safe, "calibration_images": int(len(calibration))}
+
+
+def round_layer(w2, h, damp: float, grid: str):
+    """GPTQ-rounded values of one layer's weights (g, out, d) on ``grid`` (weight_grid.py)."""
+    q = _gptq(w2, h, damp, grid=grid)
+    return q if grid == "pairs" else _keep_row_max(q, w2, QMAX_7BIT if grid == "7-bit" else QMAX)
 
 
 def _input_hessian(mod, x):
@@ -90,24 +92,29 @@ def _input_hessian(mod, x):
     return torch.bmm(cols, cols.transpose(1, 2)).double()
 
 
-def _gptq(w, h, damp, block: int = 128, qmax: int = QMAX):
+def _gptq(w, h, damp, block: int = 128, grid: str = "8-bit"):
     """GPTQ on weight matrices w (g, out, d) with input Hessians h (g, d, d), batched over
-    groups (depthwise convs have one group per channel); returns values on the int8 grid."""
+    groups (depthwise convs have one group per channel); returns values on ``grid``. On the
+    "pairs" grid each weight's bound is 128 minus its rounded left neighbour's |integer|, which
+    GPTQ's column order (left to right) has already fixed."""
     import torch
 
     w = w.clone()
-    scale = w.abs().amax(2, keepdim=True).clamp_min(1e-12) / qmax  # (g, out, 1): the converters' grid
+    steps = row_steps(w, grid)  # (g, out, 1): the largest integer of each row
+    scale = w.abs().amax(2, keepdim=True).clamp_min(1e-12) / steps
     h = h.clone()
     diag = torch.diagonal(h, dim1=1, dim2=2)
     dead = diag == 0  # inputs that are always zero: their weights do not matter
     diag[dead] = 1.0
     w[dead[:, None, :].expand_as(w)] = 0.0
     diag += damp * diag.mean(1, keepdim=True)
+    d = w.shape[2]
     try:  # the inverse's Cholesky factor in float64, the column loop in float32 (2x faster)
         u = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True).to(w.dtype)
-    except RuntimeError:  # numerically singular statistics: plain rounding for this layer
-        return torch.clamp(torch.round(w / scale), -qmax, qmax) * scale
-    d = w.shape[2]
+    except RuntimeError:  # numerically singular statistics: plain rounding (no error feedback)
+        u = torch.eye(d, dtype=w.dtype).expand(w.shape[0], d, d)
+    s, top = scale[:, :, 0], steps[:, :, 0]
+    left = torch.zeros_like(top)  # |integer| of the previous column (pairs grid)
     q = torch.zeros_like(w)
     for b0 in range(0, d, block):
         b1 = min(b0 + block, d)
@@ -115,7 +122,10 @@ def _gptq(w, h, damp, block: int = 128, qmax: int = QMAX):
         errs = torch.zeros_like(wb)
         ub = u[:, b0:b1, b0:b1]
         for i in range(b1 - b0):
-            qi = torch.clamp(torch.round(wb[:, :, i] / scale[:, :, 0]), -qmax, qmax) * scale[:, :, 0]
+            bound = torch.minimum(top, PAIR_BOUND - left) if grid == "pairs" else top
+            k = torch.maximum(torch.minimum(torch.round(wb[:, :, i] / s), bound), -bound)
+            left = k.abs()
+            qi = k * s
             q[:, :, b0 + i] = qi
             err = (wb[:, :, i] - qi) / ub[:, i, i][:, None]
             wb[:, :, i:] -= err[:, :, None] * ub[:, i, i:][:, None, :]
