@@ -10,6 +10,8 @@ Each architecture trains in its own process with ``torch.set_num_threads(1)``: o
 machine shared with other work, two single-thread processes beat one two-thread process (2
 threads measured 15 img/s vs 86 for 1 thread on MobileNetV2 at 32 px with the machine loaded).
 Per-architecture logs: CACHE/logs/ARCH.log; results: CACHE/ARCH.json and CACHE/summary.md.
+A run of several hours should keep CACHE on a disk that outlives the machine (EDGEKIT_TRAINED_CACHE):
+a whole cache in ~/.cache was once lost with a replaced machine (docs/TRAINING.md).
 """
 from __future__ import annotations
 
