@@ -83,9 +83,9 @@ def test_sensitivity_ranks_layers_by_what_keeping_them_float_buys(explained, mob
     sens = explained["sensitivity"]
     assert sens["int8"]["sqnr_db"] == pytest.approx(accuracy["sqnr_db"], abs=0.3)
     assert sens["int8"]["top1_agreement"] == pytest.approx(accuracy["top1_agreement"], abs=1.5 / 39)
-    # the edit really restores float: 38.9 dB with 8-bit weights everywhere; 31.3 dB since the 18
-    # signed-input layers have 7-bit weights (quantize/saturation.py), whose coarser integers the
-    # channel-gain fit reads back less exactly
+    # the edit really restores float: 38.9 dB with 8-bit weights everywhere; 31.3 dB when the 18
+    # signed-input layers had 7-bit weights (quantize/saturation.py), whose coarser integers the
+    # channel-gain fit reads back less exactly (their grid is finer now: bounded pairs, weight_grid.py)
     assert sens["all_float"]["sqnr_db"] > sens["int8"]["sqnr_db"] + 9
     ranked = sens["ranked"]
     assert sorted(r["module"] for r in ranked) == sorted(l["module"] for l in explained["layers"])
