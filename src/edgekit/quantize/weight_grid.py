@@ -42,7 +42,7 @@ def pairs_known(kind: str, kernel: tuple, groups: int) -> bool:
 
 
 def row_steps(rows, grid: str):
-    """Each row's largest integer Q (the row's scale is max|w| / Q): torch (g, out, d) or numpy."""
+    """Each row's largest integer Q (the row's scale is max|w| / Q), for torch weights (g, out, d)."""
     import torch
 
     peak = rows.abs().amax(-1, keepdim=True)
