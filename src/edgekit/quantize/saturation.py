@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .weight_grid import read_row_steps, reduced_grid_scales
+from .weight_grid import reduced_grid_scales, reduced_row_steps
 
 SATURATION_SAFE_POLICY = "signed-inputs"  # what the ONNX and OpenVINO exporters ask of the int8 preparation
 SATURATION_SAFE_WHY = (
@@ -74,8 +74,9 @@ def openvino_weight_grids(model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     for op in model.get_ordered_ops():
         if op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul"):
             rows = _weight_rows(op)
-            if rows is not None and reduced_grid_scales(rows) is not None:
-                grids[op.get_friendly_name()] = (read_row_steps(rows), rows)
+            steps = None if rows is None else reduced_row_steps(rows)
+            if steps is not None:
+                grids[op.get_friendly_name()] = (steps, rows)
     return grids
 
 
